@@ -1,0 +1,39 @@
+//! faultline's consistency checkers: a history in, a verdict out.
+//!
+//! Checkers are pure: they read no files, open no sockets and read the clock only
+//! to keep to their [`Budget`]. The linearizability checker is a Wing–Gong–Lowe
+//! search with P-compositionality (one search per key, keys in parallel) and
+//! rules that make indeterminate operations cheap; see
+//! [`linearizable`](crate::linearizable) for the argument behind each.
+//!
+//! ```
+//! use checkers::linearizable::{self, Options};
+//! use checkers::{ModelKind, Validity};
+//! use histories::HistoryBuilder;
+//! use serde_json::json;
+//!
+//! // p0 writes 1; later p1 reads 2, a value never written.
+//! let history = HistoryBuilder::new()
+//!     .invoke(0, "write", json!(1))
+//!     .ok(0, "write", json!(1))
+//!     .invoke(1, "read", json!(null))
+//!     .ok(1, "read", json!(2))
+//!     .build()
+//!     .unwrap();
+//! let report = linearizable::check(&history, &Options::new(ModelKind::CasRegister)).unwrap();
+//! assert_eq!(report.valid, Validity::Invalid);
+//! let witness = &report.witnesses[0];
+//! assert_eq!(witness.operation.f, "read");
+//! assert!(witness.explanation.contains("it read 2, but the register holds 1"));
+//! ```
+#![deny(missing_docs)]
+
+mod budget;
+pub mod linearizable;
+mod models;
+pub mod oracle;
+mod verdict;
+
+pub use budget::{Budget, Exhausted};
+pub use models::{ModelError, ModelKind, ModelOptions};
+pub use verdict::Validity;

@@ -1,0 +1,65 @@
+//! Command-line arguments, as clap parses them, and dispatch.
+
+use crate::commands;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// A Jepsen-style consistency testing harness.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or unreadable input, 255 faultline failed.";
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a history file for linearizability and print the verdict with a witness.
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// Run the checker benchmarks.
+    Bench(commands::bench::BenchArgs),
+    /// Write a synthetic history (JSON Lines) for benchmarks.
+    Generate(commands::generate::GenerateArgs),
+}
+
+/// `faultline check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The history: a .jsonl, .edn or Porcupine .log file, or a run's store directory.
+    pub file: PathBuf,
+    /// The model: register, cas-register, kv or mutex. Inferred from the operations when absent.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The register's initial value as JSON (default: absent); kv's initial string.
+    #[arg(long)]
+    pub initial: Option<String>,
+    /// The file format: jsonl, edn, porcupine-etcd or porcupine-kv. Detected when absent.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Print the result as JSON (see the README for its fields).
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds the check may take before it answers unknown.
+    #[arg(long, default_value_t = 300.0)]
+    pub time_limit: f64,
+    /// MiB the search's caches may use before it answers unknown.
+    #[arg(long, default_value_t = 2048)]
+    pub memory_limit: usize,
+    /// Threads for checking keys in parallel (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check(args) => commands::check::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
+        Command::Generate(args) => commands::generate::run(&args),
+    }
+}

@@ -1,0 +1,234 @@
+//! `faultline check`: read a history, check it, print the verdict.
+
+use crate::cli::CheckArgs;
+use crate::exit;
+use checkers::linearizable::{self, Options, Report, Witness};
+use checkers::{Budget, ModelKind, ModelOptions, Validity};
+use histories::{Format, History};
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What `check --json` prints: the verdict over all checkers, and each checker's
+/// report under its name.
+#[derive(Debug, Serialize)]
+pub struct CheckResults {
+    /// The merged verdict: `true`, `false` or `"unknown"`.
+    pub valid: Validity,
+    /// The history file.
+    pub file: String,
+    /// Its format.
+    pub format: &'static str,
+    /// Events in the file.
+    pub events: usize,
+    /// Each checker's report.
+    pub checkers: Checkers,
+}
+
+/// The reports by checker.
+#[derive(Debug, Serialize)]
+pub struct Checkers {
+    /// The linearizability report.
+    pub linearizable: Report,
+}
+
+/// Reads a history file (or a store directory's `history.jsonl`).
+///
+/// # Errors
+/// A message naming the file, and the line where the file is at fault.
+pub fn load(path: &Path, format: Option<Format>) -> Result<(History, Format), String> {
+    let path: PathBuf = if path.is_dir() {
+        path.join("history.jsonl")
+    } else {
+        path.to_path_buf()
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| format!("{name}: cannot read the history: {error}"))?;
+    let format = match format {
+        Some(format) => format,
+        None => histories::detect(&name, &text).map_err(|error| error.to_string())?,
+    };
+    let history =
+        histories::parse(&name, &text, Some(format)).map_err(|error| error.to_string())?;
+    Ok((history, format))
+}
+
+/// Parses `--initial`: JSON, or else the text as a string.
+pub fn parse_initial(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// Runs `faultline check`; returns the exit code.
+pub fn run(args: &CheckArgs) -> u8 {
+    match check(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("faultline check: {message}");
+            exit::BAD_ARGUMENTS
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<u8, String> {
+    let format = match &args.format {
+        None => None,
+        Some(name) => Some(Format::from_name(name).ok_or_else(|| {
+            format!(
+                "unknown format {name:?}; expected one of {}",
+                Format::NAMES.join(", ")
+            )
+        })?),
+    };
+    let model = match &args.model {
+        None => None,
+        Some(name) => Some(ModelKind::from_name(name).ok_or_else(|| {
+            format!(
+                "unknown model {name:?}; expected one of {}",
+                ModelKind::NAMES.join(", ")
+            )
+        })?),
+    };
+    if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
+        return Err(format!(
+            "--time-limit must be a positive number of seconds, not {}",
+            args.time_limit
+        ));
+    }
+    if args.memory_limit == 0 {
+        return Err("--memory-limit must be a positive number of MiB".to_string());
+    }
+    let (history, format) = load(&args.file, format)?;
+    let model = model.unwrap_or_else(|| ModelKind::infer(&history));
+    let options = Options {
+        model,
+        model_options: ModelOptions {
+            initial: args.initial.as_deref().map(parse_initial),
+        },
+        budget: Budget {
+            time_limit: Duration::from_secs_f64(args.time_limit),
+            memory_limit_bytes: args.memory_limit << 20,
+        },
+        threads: args.threads,
+        witnesses_shrunk: 3,
+    };
+    let started = Instant::now();
+    let report = linearizable::check(&history, &options).map_err(|error| error.to_string())?;
+    let elapsed = started.elapsed();
+    let results = CheckResults {
+        valid: report.valid,
+        file: history.file.clone(),
+        format: format.name(),
+        events: history.events.len(),
+        checkers: Checkers {
+            linearizable: report,
+        },
+    };
+    let output = if args.json {
+        serde_json::to_string_pretty(&results).expect("results serialize") + "\n"
+    } else {
+        render_human(&history, &results, elapsed)
+    };
+    print_all(&output);
+    Ok(results.valid.exit_code())
+}
+
+/// Writes to stdout in one go; a closed pipe (`| head`) is not an error worth a panic.
+pub fn print_all(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn render_human(history: &History, results: &CheckResults, elapsed: Duration) -> String {
+    let mut out = String::new();
+    let report = &results.checkers.linearizable;
+    let _ = writeln!(
+        out,
+        "history: {} ({}, {} events, {} operations, {} key{})",
+        results.file,
+        results.format,
+        results.events,
+        history.operations.len(),
+        report.keys,
+        if report.keys == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(out, "model: {}", report.model.name());
+    for witness in &report.witnesses {
+        render_witness(&mut out, witness);
+    }
+    if let Some(reason) = &report.unknown_reason {
+        let _ = writeln!(
+            out,
+            "unknown on {} key(s): {reason}",
+            report.unknown_keys.len()
+        );
+    }
+    let detail = match report.valid {
+        Validity::Valid => format!("all {} key(s) linearizable", report.keys),
+        Validity::Invalid => format!(
+            "{} of {} key(s) not linearizable",
+            report.invalid_keys.len(),
+            report.keys
+        ),
+        Validity::Unknown => format!(
+            "{} of {} key(s) undecided",
+            report.unknown_keys.len(),
+            report.keys
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "linearizable: {} ({detail}; {} configurations in {:.1} ms)",
+        report.valid.name(),
+        report.configurations,
+        elapsed.as_secs_f64() * 1e3
+    );
+    out
+}
+
+fn render_witness(out: &mut String, witness: &Witness) {
+    let _ = writeln!(out, "\n{}", witness.explanation);
+    if !witness.longest_linearization.is_empty() {
+        let _ = writeln!(
+            out,
+            "  longest linearization ({} steps):",
+            witness.linearization_length
+        );
+        let skipped = witness.linearization_length - witness.longest_linearization.len();
+        if skipped > 0 {
+            let _ = writeln!(out, "    … {skipped} earlier steps");
+        }
+        for step in &witness.longest_linearization {
+            let _ = writeln!(
+                out,
+                "    {:<40} → {}",
+                step.operation.description, step.state
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  cannot place: {}: {}",
+        witness.operation.description, witness.reason
+    );
+    let _ = writeln!(
+        out,
+        "  {} history ({} operations):",
+        if witness.minimal {
+            "minimal"
+        } else {
+            "smallest found"
+        },
+        witness
+            .minimal_history
+            .iter()
+            .filter(|event| event.kind == histories::EventType::Invoke)
+            .count()
+    );
+    for event in &witness.minimal_history {
+        let _ = writeln!(out, "    {}", histories::to_jsonl_line(event));
+    }
+    out.push('\n');
+}

@@ -1,0 +1,11 @@
+//! faultline's controller: the only part of the project that touches files,
+//! processes, sockets and clocks. The commands:
+//!
+//! - `check`: read a history (faultline JSONL, Jepsen EDN, Porcupine logs) and
+//!   check it, printing the verdict with its witness.
+//! - `bench`: the checker benchmarks the README reports.
+//! - `generate`: write synthetic histories for benchmarks.
+
+pub mod cli;
+pub mod commands;
+pub mod exit;
