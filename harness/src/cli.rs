@@ -53,6 +53,12 @@ pub struct CheckArgs {
     /// Threads for checking keys in parallel (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// The search: faultline, or plain (Porcupine's algorithm, the benchmark baseline).
+    #[arg(long, default_value = "faultline")]
+    pub algorithm: String,
+    /// Print timings and peak memory to stderr.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// Runs a parsed command line; returns the exit code.

@@ -10,6 +10,7 @@
 //! are checked in parallel on all cores. Every key is checked to the end, so the
 //! result does not depend on which thread finishes first.
 
+mod plain;
 mod search;
 mod shrink;
 mod witness;
@@ -41,6 +42,19 @@ pub struct Options {
     /// How many invalid keys get a shrunk, minimal witness (the rest get the
     /// operation that could not be placed).
     pub witnesses_shrunk: usize,
+    /// Which search to run.
+    pub algorithm: Algorithm,
+}
+
+/// The search algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// Wing–Gong–Lowe with this crate's rules for indeterminate operations.
+    #[default]
+    Faultline,
+    /// Porcupine's algorithm as published: the baseline for benchmarks and a
+    /// second search for tests. Its witnesses carry no linearization.
+    Plain,
 }
 
 impl Options {
@@ -53,6 +67,7 @@ impl Options {
             budget: Budget::default(),
             threads: 0,
             witnesses_shrunk: 3,
+            algorithm: Algorithm::Faultline,
         }
     }
 }
@@ -95,7 +110,15 @@ enum KeyResult {
     Valid,
     Invalid(search::DeadEnd),
     Unknown(Exhausted),
+    /// Stopped at the first phase's configuration cap.
+    Capped,
 }
+
+/// Configurations each key may explore before the others have been tried once.
+/// Most keys finish far below it; a key that does not is checked to the end only
+/// if no other key is invalid, since one invalid key already decides the verdict.
+/// A count, not a time, so that the result never depends on the machine.
+const FIRST_PHASE_CAP: u64 = 200_000;
 
 /// Checks `history` for linearizability against `options.model`.
 ///
@@ -105,7 +128,23 @@ enum KeyResult {
 pub fn check(history: &History, options: &Options) -> Result<Report, ModelError> {
     let partitions = partition(history);
     let meter = Meter::start(options.budget);
-    let results = check_partitions(history, options, &partitions, &meter)?;
+    let all: Vec<usize> = (0..partitions.len()).collect();
+    let mut results =
+        check_partitions(history, options, &partitions, &all, &meter, FIRST_PHASE_CAP)?;
+    let any_invalid = results
+        .iter()
+        .any(|(result, _)| matches!(result, KeyResult::Invalid(_)));
+    let capped: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&index| matches!(results[index].0, KeyResult::Capped))
+        .collect();
+    if !any_invalid && !capped.is_empty() {
+        let second = check_partitions(history, options, &partitions, &capped, &meter, u64::MAX)?;
+        for (index, result) in capped.into_iter().zip(second) {
+            results[index] = result;
+        }
+    }
 
     let mut report = Report {
         checker: "linearizable",
@@ -140,6 +179,12 @@ pub fn check(history: &History, options: &Options) -> Result<Report, ModelError>
                 report.valid = report.valid.merge(Validity::Unknown);
                 report.unknown_keys.push(partition.key.clone());
                 report.unknown_reason = Some(unknown_reason(exhausted, options.budget));
+            }
+            KeyResult::Capped => {
+                report.unknown_keys.push(partition.key.clone());
+                report.unknown_reason = Some(format!(
+                    "not finished: another key is already invalid, so these were left after {FIRST_PHASE_CAP} configurations each"
+                ));
             }
         }
     }
@@ -213,50 +258,62 @@ fn check_operations(
     options: &Options,
     operations: &[usize],
     meter: &Meter,
+    cap: u64,
 ) -> Result<(search::Outcome, Stats), ModelError> {
     let spec = models::compile(options.model, &options.model_options, history, operations)?;
     let ops = search_ops(history, operations);
-    Ok(match spec {
-        AnySpec::Register(mut spec) => search::search(&mut spec, &ops, meter),
-        AnySpec::Kv(mut spec) => search::search(&mut spec, &ops, meter),
-        AnySpec::Mutex(mut spec) => search::search(&mut spec, &ops, meter),
-    })
+    let run = match options.algorithm {
+        Algorithm::Faultline => search::search::<AnySpec>,
+        Algorithm::Plain => plain::search::<AnySpec>,
+    };
+    let mut spec = spec;
+    Ok(run(&mut spec, &ops, meter, cap))
 }
 
-/// Checks every partition, largest first, on a pool of scoped threads.
+/// Checks the chosen partitions, largest first, on a pool of scoped threads;
+/// returns their results in the order chosen.
 fn check_partitions(
     history: &History,
     options: &Options,
     partitions: &[Partition],
+    chosen: &[usize],
     meter: &Meter,
+    cap: u64,
 ) -> Result<Vec<(KeyResult, Stats)>, ModelError> {
-    let mut order: Vec<usize> = (0..partitions.len()).collect();
-    order.sort_by_key(|&index| std::cmp::Reverse(partitions[index].operations.len()));
+    let mut order: Vec<usize> = (0..chosen.len()).collect();
+    order.sort_by_key(|&slot| std::cmp::Reverse(partitions[chosen[slot]].operations.len()));
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         threads => threads,
     }
-    .min(partitions.len())
+    .min(chosen.len())
     .max(1);
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<Result<(KeyResult, Stats), ModelError>>>> =
-        Mutex::new((0..partitions.len()).map(|_| None).collect());
+        Mutex::new((0..chosen.len()).map(|_| None).collect());
     let work = || {
         loop {
             let claimed = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&index) = order.get(claimed) else {
+            let Some(&slot) = order.get(claimed) else {
                 return;
             };
-            let result = check_operations(history, options, &partitions[index].operations, meter)
-                .map(|(outcome, stats)| {
-                    let result = match outcome {
-                        search::Outcome::Linearizable => KeyResult::Valid,
-                        search::Outcome::NotLinearizable(dead_end) => KeyResult::Invalid(dead_end),
-                        search::Outcome::Exhausted(exhausted) => KeyResult::Unknown(exhausted),
-                    };
-                    (result, stats)
-                });
-            slots.lock().expect("no thread panics holding the lock")[index] = Some(result);
+            let result = check_operations(
+                history,
+                options,
+                &partitions[chosen[slot]].operations,
+                meter,
+                cap,
+            )
+            .map(|(outcome, stats)| {
+                let result = match outcome {
+                    search::Outcome::Linearizable => KeyResult::Valid,
+                    search::Outcome::NotLinearizable(dead_end) => KeyResult::Invalid(dead_end),
+                    search::Outcome::Exhausted(exhausted) => KeyResult::Unknown(exhausted),
+                    search::Outcome::Capped => KeyResult::Capped,
+                };
+                (result, stats)
+            });
+            slots.lock().expect("no thread panics holding the lock")[slot] = Some(result);
         }
     };
     if threads == 1 {

@@ -33,9 +33,21 @@
 //!    same state with more operations left. Configurations record whether they were
 //!    entered by an indeterminate move, so the cache never equates a configuration
 //!    that may take W with one that may not.
-//! 6. *Indeterminate operations are only tried once no `ok` operation can go
-//!    first*, and those that let the blocking operation take effect are tried
-//!    first. Both only order the search; neither removes a branch.
+//! 7. *A read that can take effect now goes now, alone.* If a read-only `ok`
+//!    operation R is a candidate and its result matches the state, any
+//!    linearization from here can be rearranged to start with R: R changes no
+//!    state, it reads the same value at the front, and no pending operation must
+//!    precede it (its call comes before every remaining return). So R is taken
+//!    and no other branch is tried at this configuration.
+//! 8. *A read that can never succeed ends the branch.* Where the model can tell
+//!    that no state reachable from here satisfies a pending read (appends only
+//!    extend a kv string, so a get whose result does not start with the current
+//!    string is lost unless a put that begins it is still to come), the
+//!    configuration cannot lead to a linearization.
+//! 6. *Order, not pruning:* the operation whose return comes first is tried
+//!    before the other `ok` candidates; indeterminate operations are only tried
+//!    once no `ok` operation can go first, those that let the blocking operation
+//!    take effect before the rest. None of this removes a branch.
 //!
 //! Cache keys are exact, not hashes, and stay small on long histories: every `ok`
 //! operation invoked before the first remaining list entry has taken effect, so a
@@ -50,6 +62,8 @@ const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
 /// How many loop iterations between budget checks.
 const CHECK_EVERY: u64 = 4096;
+const BLOCKING_FIRST: bool = false;
+const NIL_BOUND: u32 = u32::MAX;
 
 /// One operation of a partition, as the search sees it.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +96,8 @@ pub(crate) enum Outcome {
     NotLinearizable(DeadEnd),
     /// The budget ran out first.
     Exhausted(Exhausted),
+    /// The configuration cap was reached first.
+    Capped,
 }
 
 /// What the search did, for results and benchmarks.
@@ -235,32 +251,54 @@ impl EntryList {
     }
 }
 
-/// Where the search looks for its next move.
+/// Where the search looks for its next move. `bound` is the first return entry
+/// in the list: the operation it belongs to must take effect before anything
+/// invoked after it, so only calls before it are candidates.
 #[derive(Debug, Clone, Copy)]
 enum Cursor {
-    /// Scanning the list for an `ok` operation to take effect.
-    Entry(u32),
-    /// Trying indeterminate operations invoked before the return entry `bound`;
-    /// pass 0 tries those that let the bound's operation take effect next.
+    /// Try the bound's own operation first: in a valid history the operation
+    /// that returned first has usually taken effect first, and trying it early
+    /// only orders the search (rule 6).
+    Blocking { bound: u32 },
+    /// Scanning the list for another `ok` operation to take effect.
+    Entry { entry: u32, bound: u32 },
+    /// Trying indeterminate operations invoked before `bound`; pass 0 tries those
+    /// that let the bound's operation take effect next.
     Info { bound: u32, pass: u8, next: u32 },
+    /// Nothing else needs trying here (rule 7): back out.
+    Done,
 }
 
-/// A move on the search stack and what it replaced.
+/// A move on the search stack, what it replaced and where to resume after it.
 #[derive(Debug, Clone, Copy)]
 struct Frame {
     /// The `ok` rank, or the indeterminate operation's index.
     moved: u32,
     is_info: bool,
-    /// For an indeterminate move, where its pass continues.
-    bound: u32,
-    pass: u8,
+    resume: Cursor,
     previous_state: State,
     previous_max_rank: u32,
     previous_after_info: bool,
 }
 
+/// The first return entry in the list (the list always has one while an `ok`
+/// operation remains, because every `ok` call has its return after it).
+fn first_return(list: &EntryList) -> u32 {
+    let mut entry = list.next[HEAD as usize];
+    while list.is_call[entry as usize] {
+        entry = list.next[entry as usize];
+    }
+    entry
+}
+
 /// Searches for a linearization of `ops` (partition-local, in invocation order).
-pub(crate) fn search<S: Spec>(spec: &mut S, ops: &[SearchOp], meter: &Meter) -> (Outcome, Stats) {
+/// Explores at most `cap` configurations.
+pub(crate) fn search<S: Spec>(
+    spec: &mut S,
+    ops: &[SearchOp],
+    meter: &Meter,
+    cap: u64,
+) -> (Outcome, Stats) {
     // Rank the `ok` operations and collect the indeterminate ones that can change
     // the state (rule 2).
     let mut ok_local = Vec::new();
@@ -310,7 +348,21 @@ pub(crate) fn search<S: Spec>(spec: &mut S, ops: &[SearchOp], meter: &Meter) -> 
     let mut remaining = ok_count;
     let mut max_rank = NIL;
     let mut after_info = false;
-    let mut cursor = Cursor::Entry(list.next[HEAD as usize]);
+    // For rule 8: where each partition-local operation's "taken" bit lives.
+    let mut slot_of = vec![(false, NIL); ops.len()];
+    for (rank, &local) in ok_local.iter().enumerate() {
+        slot_of[local] = (false, rank as u32);
+    }
+    for (index, &local) in info_local.iter().enumerate() {
+        slot_of[local] = (true, index as u32);
+    }
+    let ok_read_only: Vec<bool> = ok_local
+        .iter()
+        .map(|&local| spec.effect(local) == Effect::ReadOnly)
+        .collect();
+    let mut cursor = Cursor::Blocking {
+        bound: first_return(&list),
+    };
 
     // The deepest dead end, kept incrementally: `best_path` shares its first
     // `shared` moves with the current stack.
@@ -345,7 +397,8 @@ pub(crate) fn search<S: Spec>(spec: &mut S, ops: &[SearchOp], meter: &Meter) -> 
     loop {
         iterations += 1;
         if iterations % CHECK_EVERY == 0 {
-            let bytes = cache.bytes() + frames.capacity() * std::mem::size_of::<Frame>();
+            let bytes =
+                cache.bytes() + frames.capacity() * std::mem::size_of::<Frame>() + spec.bytes();
             let charged = meter.charge(bytes as isize - charged_bytes as isize);
             charged_bytes = bytes;
             stats.cache_bytes = stats.cache_bytes.max(bytes);
@@ -354,138 +407,206 @@ pub(crate) fn search<S: Spec>(spec: &mut S, ops: &[SearchOp], meter: &Meter) -> 
                 return (Outcome::Exhausted(exhausted), stats);
             }
         }
-        let dead_end = match cursor {
-            Cursor::Entry(entry) if list.is_call[entry as usize] => {
-                let rank = list.rank[entry as usize];
-                cursor = Cursor::Entry(list.next[entry as usize]);
-                let Some(next_state) = spec.step(state, ok_local[rank as usize]) else {
-                    continue;
-                };
-                if remaining == 1 {
-                    stats.cache_bytes = stats.cache_bytes.max(cache.bytes());
-                    meter_release(meter, charged_bytes);
-                    return (Outcome::Linearizable, stats);
+        if stats.configurations >= cap {
+            meter_release(meter, charged_bytes);
+            return (Outcome::Capped, stats);
+        }
+        // The `ok` operation to try next, if the cursor points at one.
+        let ok_candidate = match cursor {
+            Cursor::Blocking { bound } => {
+                // Rule 7: a read that matches the state is the only move needed.
+                // Rule 8: a pending read that can never succeed ends this branch.
+                let mut entry = list.next[HEAD as usize];
+                let mut forced = None;
+                let mut hopeless = false;
+                while entry != bound {
+                    let rank = list.rank[entry as usize];
+                    if list.is_call[entry as usize] && ok_read_only[rank as usize] {
+                        let local = ok_local[rank as usize];
+                        if spec.step(state, local).is_some() {
+                            forced = Some(rank);
+                            break;
+                        }
+                        let available = |other: usize| match slot_of[other] {
+                            (_, NIL) => false,
+                            (false, rank) => !bit(&linearized, rank as usize),
+                            (true, index) => !bit(&applied, index as usize),
+                        };
+                        if spec.hopeless(state, local, &available) {
+                            hopeless = true;
+                            break;
+                        }
+                    }
+                    entry = list.next[entry as usize];
                 }
-                set_bit(&mut linearized, rank as usize);
-                list.lift(rank);
-                let next_max = if max_rank == NIL {
-                    rank
-                } else {
-                    max_rank.max(rank)
+                match forced {
+                    _ if hopeless => {
+                        cursor = Cursor::Done;
+                        None
+                    }
+                    Some(rank) => {
+                        cursor = Cursor::Done;
+                        Some(rank)
+                    }
+                    None if BLOCKING_FIRST => {
+                        cursor = Cursor::Entry {
+                            entry: list.next[HEAD as usize],
+                            bound,
+                        };
+                        Some(list.rank[bound as usize])
+                    }
+                    None => {
+                        cursor = Cursor::Entry {
+                            entry: list.next[HEAD as usize],
+                            bound: NIL_BOUND.min(bound),
+                        };
+                        None
+                    }
+                }
+            }
+            Cursor::Entry { entry, bound } if entry == bound => {
+                // No `ok` operation can go first any more (rule 6).
+                cursor = Cursor::Info {
+                    bound,
+                    pass: 0,
+                    next: 0,
                 };
+                None
+            }
+            Cursor::Entry { entry, bound } => {
+                cursor = Cursor::Entry {
+                    entry: list.next[entry as usize],
+                    bound,
+                };
+                let rank = list.rank[entry as usize];
+                // The bound's own operation was tried first; reads that can go
+                // were taken by rule 7, so those left cannot go.
+                (!(BLOCKING_FIRST && rank == list.rank[bound as usize])
+                    && !ok_read_only[rank as usize])
+                    .then_some(rank)
+            }
+            Cursor::Info { .. } | Cursor::Done => None,
+        };
+        if let Some(rank) = ok_candidate {
+            let Some(next_state) = spec.step(state, ok_local[rank as usize]) else {
+                continue;
+            };
+            if remaining == 1 {
+                stats.cache_bytes = stats.cache_bytes.max(cache.bytes());
+                meter_release(meter, charged_bytes);
+                return (Outcome::Linearizable, stats);
+            }
+            set_bit(&mut linearized, rank as usize);
+            list.lift(rank);
+            let next_max = if max_rank == NIL {
+                rank
+            } else {
+                max_rank.max(rank)
+            };
+            let first = list.next[HEAD as usize];
+            build_key(
+                &mut key,
+                next_state,
+                false,
+                list.rank[first as usize],
+                next_max,
+                &linearized,
+                &applied,
+            );
+            if cache.insert(&key) {
+                stats.configurations += 1;
+                frames.push(Frame {
+                    moved: rank,
+                    is_info: false,
+                    resume: cursor,
+                    previous_state: state,
+                    previous_max_rank: max_rank,
+                    previous_after_info: after_info,
+                });
+                state = next_state;
+                max_rank = next_max;
+                after_info = false;
+                remaining -= 1;
+                cursor = Cursor::Blocking {
+                    bound: first_return(&list),
+                };
+            } else {
+                list.unlift(rank);
+                clear_bit(&mut linearized, rank as usize);
+            }
+            continue;
+        }
+        let (bound, pass, next) = match cursor {
+            Cursor::Info { bound, pass, next } => (bound, pass, next),
+            Cursor::Done => (first_return(&list), 1, u32::MAX),
+            _ => continue,
+        };
+        let bound_position = list.position[bound as usize];
+        let blocked = ok_local[list.rank[bound as usize] as usize];
+        let mut found = None;
+        let mut index = next as usize;
+        while index < info_count && info_call[index] < bound_position {
+            let eligible = !bit(&applied, index)
+                && (twin[index] == NIL || bit(&applied, twin[index] as usize))
+                && !(after_info && info_blind[index]);
+            if eligible
+                && let Some(next_state) = spec.step(state, info_local[index])
+                && next_state != state
+            {
+                let enables = spec.step(next_state, blocked).is_some();
+                if enables == (pass == 0) {
+                    found = Some((index, next_state));
+                    break;
+                }
+            }
+            index += 1;
+        }
+        match found {
+            Some((index, next_state)) => {
+                cursor = Cursor::Info {
+                    bound,
+                    pass,
+                    next: index as u32 + 1,
+                };
+                set_bit(&mut applied, index);
                 let first = list.next[HEAD as usize];
                 build_key(
                     &mut key,
                     next_state,
-                    false,
+                    true,
                     list.rank[first as usize],
-                    next_max,
+                    max_rank,
                     &linearized,
                     &applied,
                 );
                 if cache.insert(&key) {
                     stats.configurations += 1;
                     frames.push(Frame {
-                        moved: rank,
-                        is_info: false,
-                        bound: NIL,
-                        pass: 0,
+                        moved: index as u32,
+                        is_info: true,
+                        resume: cursor,
                         previous_state: state,
                         previous_max_rank: max_rank,
                         previous_after_info: after_info,
                     });
                     state = next_state;
-                    max_rank = next_max;
-                    after_info = false;
-                    remaining -= 1;
-                    cursor = Cursor::Entry(first);
+                    after_info = true;
+                    // The list did not change, so neither did the bound.
+                    cursor = Cursor::Blocking { bound };
                 } else {
-                    list.unlift(rank);
-                    clear_bit(&mut linearized, rank as usize);
+                    clear_bit(&mut applied, index);
                 }
                 continue;
             }
-            // A return entry: no `ok` operation can go first any more (rule 6).
-            Cursor::Entry(entry) => {
+            None if pass == 0 => {
                 cursor = Cursor::Info {
-                    bound: entry,
-                    pass: 0,
+                    bound,
+                    pass: 1,
                     next: 0,
                 };
                 continue;
             }
-            Cursor::Info { bound, pass, next } => {
-                let bound_position = list.position[bound as usize];
-                let blocked = ok_local[list.rank[bound as usize] as usize];
-                let mut found = None;
-                let mut index = next as usize;
-                while index < info_count && info_call[index] < bound_position {
-                    let eligible = !bit(&applied, index)
-                        && (twin[index] == NIL || bit(&applied, twin[index] as usize))
-                        && !(after_info && info_blind[index]);
-                    if eligible
-                        && let Some(next_state) = spec.step(state, info_local[index])
-                        && next_state != state
-                    {
-                        let enables = spec.step(next_state, blocked).is_some();
-                        if enables == (pass == 0) {
-                            found = Some((index, next_state));
-                            break;
-                        }
-                    }
-                    index += 1;
-                }
-                match found {
-                    Some((index, next_state)) => {
-                        set_bit(&mut applied, index);
-                        let first = list.next[HEAD as usize];
-                        build_key(
-                            &mut key,
-                            next_state,
-                            true,
-                            list.rank[first as usize],
-                            max_rank,
-                            &linearized,
-                            &applied,
-                        );
-                        if cache.insert(&key) {
-                            stats.configurations += 1;
-                            frames.push(Frame {
-                                moved: index as u32,
-                                is_info: true,
-                                bound,
-                                pass,
-                                previous_state: state,
-                                previous_max_rank: max_rank,
-                                previous_after_info: after_info,
-                            });
-                            state = next_state;
-                            after_info = true;
-                            cursor = Cursor::Entry(first);
-                        } else {
-                            clear_bit(&mut applied, index);
-                            cursor = Cursor::Info {
-                                bound,
-                                pass,
-                                next: index as u32 + 1,
-                            };
-                        }
-                        false
-                    }
-                    None if pass == 0 => {
-                        cursor = Cursor::Info {
-                            bound,
-                            pass: 1,
-                            next: 0,
-                        };
-                        false
-                    }
-                    None => true,
-                }
-            }
-        };
-        if !dead_end {
-            continue;
+            None => {}
         }
         // Nothing more to try here: remember the deepest point, then back out.
         let depth = ok_count - remaining;
@@ -500,9 +621,7 @@ pub(crate) fn search<S: Spec>(spec: &mut S, ops: &[SearchOp], meter: &Meter) -> 
                 }
             }));
             shared = frames.len();
-            if let Cursor::Info { bound, .. } = cursor {
-                best_culprit = ok_local[list.rank[bound as usize] as usize];
-            }
+            best_culprit = blocked;
         }
         let Some(frame) = frames.pop() else {
             stats.cache_bytes = stats.cache_bytes.max(cache.bytes());
@@ -519,17 +638,12 @@ pub(crate) fn search<S: Spec>(spec: &mut S, ops: &[SearchOp], meter: &Meter) -> 
         after_info = frame.previous_after_info;
         if frame.is_info {
             clear_bit(&mut applied, frame.moved as usize);
-            cursor = Cursor::Info {
-                bound: frame.bound,
-                pass: frame.pass,
-                next: frame.moved + 1,
-            };
         } else {
             list.unlift(frame.moved);
             clear_bit(&mut linearized, frame.moved as usize);
             remaining += 1;
-            cursor = Cursor::Entry(list.next[list.call_entry[frame.moved as usize] as usize]);
         }
+        cursor = frame.resume;
     }
 }
 

@@ -15,6 +15,9 @@ use crate::models;
 use histories::History;
 use std::time::Duration;
 
+/// Configurations one shrinking trial may explore.
+const TRIAL_CAP: u64 = 20_000;
+
 /// A smaller history that fails the same way.
 pub(super) struct Shrunk {
     /// Indices into `history.operations`.
@@ -58,7 +61,7 @@ pub(super) fn shrink(
         if out_of_time.get() || !sources_kept(candidate) {
             return None;
         }
-        match check_operations(history, options, candidate, &meter) {
+        match check_operations(history, options, candidate, &meter, TRIAL_CAP) {
             Ok((search::Outcome::NotLinearizable(dead_end), _)) => {
                 (candidate[dead_end.culprit] == culprit).then_some(dead_end)
             }
@@ -66,6 +69,9 @@ pub(super) fn shrink(
                 out_of_time.set(true);
                 None
             }
+            // Undecided within the cap: keep the removed operations. A count, not
+            // a time, so the same history always shrinks to the same witness.
+            Ok((search::Outcome::Capped, _)) => None,
             _ => None,
         }
     };

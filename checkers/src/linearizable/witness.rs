@@ -4,7 +4,7 @@ use super::Options;
 use super::search::DeadEnd;
 use super::shrink;
 use crate::budget::Meter;
-use crate::models::{self, AnySpec, Spec, State, show};
+use crate::models::{self, Spec, State, show};
 use histories::{Event, History, Outcome, Process};
 use serde::Serialize;
 use serde_json::Value;
@@ -98,13 +98,9 @@ pub(super) fn build(
     } else {
         (operations.to_vec(), dead_end.clone(), false)
     };
-    let spec = models::compile(options.model, &options.model_options, history, &subset)
+    let mut spec = models::compile(options.model, &options.model_options, history, &subset)
         .expect("the partition compiled before");
-    let (states, reason) = match spec {
-        AnySpec::Register(mut spec) => replay(&mut spec, &dead_end),
-        AnySpec::Kv(mut spec) => replay(&mut spec, &dead_end),
-        AnySpec::Mutex(mut spec) => replay(&mut spec, &dead_end),
-    };
+    let (states, reason) = replay(&mut spec, &dead_end);
     let culprit = summarize(history, subset[dead_end.culprit]);
     let steps: Vec<Step> = dead_end
         .path

@@ -22,6 +22,11 @@ pub(crate) struct KvSpec {
     /// (state, appended string) → state, so each concatenation is done once.
     appended: FxHashMap<(u32, u32), u32>,
     ops: Vec<KvOp>,
+    /// Bytes of interned strings (each is held twice: list and index).
+    string_bytes: usize,
+    /// For each get, the puts whose value begins its result: the only ways to
+    /// reach it other than appending to the current string.
+    restarts: Vec<Vec<usize>>,
 }
 
 impl KvSpec {
@@ -36,6 +41,8 @@ impl KvSpec {
             ids: FxHashMap::default(),
             appended: FxHashMap::default(),
             ops: Vec::with_capacity(operations.len()),
+            restarts: Vec::new(),
+            string_bytes: 0,
         };
         let initial = match initial {
             None | Some(Value::Null) => String::new(),
@@ -72,6 +79,30 @@ impl KvSpec {
             };
             spec.ops.push(op);
         }
+        let puts: Vec<(usize, &str)> = spec
+            .ops
+            .iter()
+            .enumerate()
+            .filter_map(|(local, op)| match op {
+                KvOp::Put(value) => Some((local, spec.strings[*value as usize].as_str())),
+                _ => None,
+            })
+            .collect();
+        let restarts = spec
+            .ops
+            .iter()
+            .map(|op| match op {
+                KvOp::Get(value) => {
+                    let read = spec.strings[*value as usize].as_str();
+                    puts.iter()
+                        .filter(|(_, put)| read.starts_with(put))
+                        .map(|(local, _)| *local)
+                        .collect()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        spec.restarts = restarts;
         Ok(spec)
     }
 
@@ -80,6 +111,7 @@ impl KvSpec {
             return id;
         }
         let id = self.strings.len() as u32;
+        self.string_bytes += 2 * (text.len() + 24) + 16;
         self.strings.push(text.clone());
         self.ids.insert(text, id);
         id
@@ -128,6 +160,19 @@ impl Spec for KvSpec {
         }
     }
 
+    /// Appends only extend the string, so a get whose result does not start
+    /// with the current string can only succeed after a put; if no put that
+    /// begins its result is still available, it never can.
+    fn hopeless(&self, state: State, op: usize, available: &dyn Fn(usize) -> bool) -> bool {
+        match self.ops[op] {
+            KvOp::Get(value) => {
+                !self.strings[value as usize].starts_with(self.strings[state as usize].as_str())
+                    && !self.restarts[op].iter().any(|&put| available(put))
+            }
+            _ => false,
+        }
+    }
+
     fn rejection(&self, state: State, op: usize) -> String {
         match self.ops[op] {
             KvOp::Get(value) => format!(
@@ -140,5 +185,9 @@ impl Spec for KvSpec {
 
     fn describe_state(&self, state: State) -> String {
         format!("{:?}", self.strings[state as usize])
+    }
+
+    fn bytes(&self) -> usize {
+        self.string_bytes + self.appended.capacity() * 16
     }
 }

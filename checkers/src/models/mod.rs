@@ -40,10 +40,20 @@ pub(crate) trait Spec {
     /// Operations with equal classes have identical effects when their outcome is
     /// unknown, so the search may treat them as interchangeable.
     fn class(&self, op: usize) -> u64;
+    /// Whether `op`, a read, can never take effect in `state` nor in any state
+    /// the operations still `available` (not yet taken) can lead to. Used to
+    /// back out early.
+    fn hopeless(&self, _state: State, _op: usize, _available: &dyn Fn(usize) -> bool) -> bool {
+        false
+    }
     /// Why `op` cannot take effect in `state`, in plain words.
     fn rejection(&self, state: State, op: usize) -> String;
     /// A state, for people.
     fn describe_state(&self, state: State) -> String;
+    /// Bytes held for interned states, charged to the memory budget.
+    fn bytes(&self) -> usize {
+        0
+    }
 }
 
 /// The models `faultline check --model` accepts.
@@ -159,6 +169,64 @@ pub(crate) enum AnySpec {
     Register(register::RegisterSpec),
     Kv(kv::KvSpec),
     Mutex(mutex::MutexSpec),
+}
+
+impl Spec for AnySpec {
+    fn initial(&self) -> State {
+        match self {
+            AnySpec::Register(spec) => spec.initial(),
+            AnySpec::Kv(spec) => spec.initial(),
+            AnySpec::Mutex(spec) => spec.initial(),
+        }
+    }
+    #[inline]
+    fn step(&mut self, state: State, op: usize) -> Option<State> {
+        match self {
+            AnySpec::Register(spec) => spec.step(state, op),
+            AnySpec::Kv(spec) => spec.step(state, op),
+            AnySpec::Mutex(spec) => spec.step(state, op),
+        }
+    }
+    fn effect(&self, op: usize) -> Effect {
+        match self {
+            AnySpec::Register(spec) => spec.effect(op),
+            AnySpec::Kv(spec) => spec.effect(op),
+            AnySpec::Mutex(spec) => spec.effect(op),
+        }
+    }
+    fn class(&self, op: usize) -> u64 {
+        match self {
+            AnySpec::Register(spec) => spec.class(op),
+            AnySpec::Kv(spec) => spec.class(op),
+            AnySpec::Mutex(spec) => spec.class(op),
+        }
+    }
+    fn hopeless(&self, state: State, op: usize, available: &dyn Fn(usize) -> bool) -> bool {
+        match self {
+            AnySpec::Kv(spec) => spec.hopeless(state, op, available),
+            _ => false,
+        }
+    }
+    fn rejection(&self, state: State, op: usize) -> String {
+        match self {
+            AnySpec::Register(spec) => spec.rejection(state, op),
+            AnySpec::Kv(spec) => spec.rejection(state, op),
+            AnySpec::Mutex(spec) => spec.rejection(state, op),
+        }
+    }
+    fn describe_state(&self, state: State) -> String {
+        match self {
+            AnySpec::Register(spec) => spec.describe_state(state),
+            AnySpec::Kv(spec) => spec.describe_state(state),
+            AnySpec::Mutex(spec) => spec.describe_state(state),
+        }
+    }
+    fn bytes(&self) -> usize {
+        match self {
+            AnySpec::Kv(spec) => spec.bytes(),
+            _ => 0,
+        }
+    }
 }
 
 /// Compiles `operations` (indices into `history.operations`) for `kind`.

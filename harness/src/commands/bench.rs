@@ -1,12 +1,315 @@
-//! `faultline bench`.
+//! `faultline bench`: the checker's benchmarks, with medians of several runs and
+//! ratios against a baseline measured in the same run.
+//!
+//! - `corpus`: every history of the Porcupine corpus, checked by faultline's search
+//!   and by the Porcupine-style baseline (`--algorithm plain`), verdicts verified
+//!   against `expected.tsv`.
+//! - `scale`: generated histories (1,000,000 operations over 1,000 keys; 100,000
+//!   operations on one key with 1 % crashed writes), read and checked by a child
+//!   `faultline check`, with its wall time and peak memory.
 
-use clap::Args;
+use super::generate::{GenerateArgs, simulate};
+use crate::exit;
+use checkers::linearizable::{self, Algorithm, Options};
+use checkers::{ModelKind, Validity};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// `faultline bench`.
 #[derive(Debug, Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Which benchmark.
+    #[command(subcommand)]
+    pub which: Which,
+}
 
-/// Runs the benchmarks; returns the exit code.
-pub fn run(_args: &BenchArgs) -> u8 {
-    0
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum Which {
+    /// The Porcupine corpus: per-file medians and totals, faultline against the baseline.
+    Corpus {
+        /// The corpus folder (with expected.tsv).
+        #[arg(long, default_value = "../shared/corpus/porcupine")]
+        dir: PathBuf,
+        /// Runs per file; medians are reported.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        /// Print every file, not only the totals and the slowest.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Generated large histories, checked by a child process.
+    Scale {
+        /// Runs per history; medians are reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+/// Runs `faultline bench`; returns the exit code.
+pub fn run(args: &BenchArgs) -> u8 {
+    let result = match &args.which {
+        Which::Corpus { dir, runs, all } => corpus(dir, (*runs).max(1), *all),
+        Which::Scale { runs } => scale((*runs).max(1)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("faultline bench: {message}");
+            exit::BAD_ARGUMENTS
+        }
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+struct FileResult {
+    file: String,
+    parse: Duration,
+    faultline: Duration,
+    baseline: Duration,
+}
+
+fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
+    let expected_path = dir.join("expected.tsv");
+    let table = std::fs::read_to_string(&expected_path)
+        .map_err(|error| format!("{}: {error}", expected_path.display()))?;
+    let mut results = Vec::new();
+    let mut mismatches = Vec::new();
+    for (number, line) in table.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let Some((file, expected)) = line.split_once('\t') else {
+            return Err(format!(
+                "{}:{}: expected `file<TAB>valid|invalid`",
+                expected_path.display(),
+                number + 1
+            ));
+        };
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        let model = if file.starts_with("kv/") {
+            ModelKind::Kv
+        } else {
+            ModelKind::CasRegister
+        };
+        let mut parse_times = Vec::new();
+        let mut history = None;
+        for _ in 0..runs {
+            let started = Instant::now();
+            let parsed = histories::parse(file, &text, None).map_err(|error| error.to_string())?;
+            parse_times.push(started.elapsed());
+            history = Some(parsed);
+        }
+        let history = history.expect("runs ≥ 1");
+        let mut times = [Vec::new(), Vec::new()];
+        for _ in 0..runs {
+            for (slot, algorithm) in [Algorithm::Faultline, Algorithm::Plain]
+                .into_iter()
+                .enumerate()
+            {
+                let options = Options {
+                    algorithm,
+                    witnesses_shrunk: 0,
+                    ..Options::new(model)
+                };
+                let started = Instant::now();
+                let report =
+                    linearizable::check(&history, &options).map_err(|error| error.to_string())?;
+                times[slot].push(started.elapsed());
+                let verdict = match report.valid {
+                    Validity::Valid => "valid",
+                    Validity::Invalid => "invalid",
+                    Validity::Unknown => "unknown",
+                };
+                if verdict != expected {
+                    mismatches.push(format!(
+                        "{file}: expected {expected}, {algorithm:?} said {verdict}"
+                    ));
+                }
+            }
+        }
+        let [faultline, baseline] = times;
+        results.push(FileResult {
+            file: file.to_string(),
+            parse: median(parse_times),
+            faultline: median(faultline),
+            baseline: median(baseline),
+        });
+    }
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "Porcupine corpus, {runs} runs per file, medians; baseline = Porcupine's algorithm (--algorithm plain) in this build\n"
+    );
+    let _ = writeln!(
+        out,
+        "{:<22} {:>10} {:>12} {:>12} {:>8}",
+        "file", "parse ms", "faultline ms", "baseline ms", "ratio"
+    );
+    let mut shown: Vec<&FileResult> = results.iter().collect();
+    if !all {
+        shown.sort_by_key(|result| std::cmp::Reverse(result.faultline));
+        shown.truncate(8);
+    }
+    for result in shown {
+        let _ = writeln!(
+            out,
+            "{:<22} {:>10.3} {:>12.3} {:>12.3} {:>7.1}×",
+            result.file,
+            ms(result.parse),
+            ms(result.faultline),
+            ms(result.baseline),
+            ms(result.baseline) / ms(result.faultline).max(1e-6)
+        );
+    }
+    let _ = writeln!(out);
+    let groups: [(&str, Box<dyn Fn(&str) -> bool>); 3] = [
+        (
+            "etcd (102 files)",
+            Box::new(|file: &str| file.starts_with("jepsen/")),
+        ),
+        (
+            "kv/c50-ok.txt",
+            Box::new(|file: &str| file == "kv/c50-ok.txt"),
+        ),
+        ("all (108 files)", Box::new(|_: &str| true)),
+    ];
+    for (name, member) in groups {
+        let chosen: Vec<&FileResult> = results
+            .iter()
+            .filter(|result| member(&result.file))
+            .collect();
+        let sum = |pick: fn(&FileResult) -> Duration| {
+            chosen.iter().map(|result| pick(result)).sum::<Duration>()
+        };
+        let (parse, faultline, baseline) =
+            (sum(|r| r.parse), sum(|r| r.faultline), sum(|r| r.baseline));
+        let _ = writeln!(
+            out,
+            "total {name:<18} parse {:>8.2} ms   check {:>8.2} ms   parse+check {:>8.2} ms   baseline check {:>9.2} ms   ratio {:.1}×",
+            ms(parse),
+            ms(faultline),
+            ms(parse + faultline),
+            ms(baseline),
+            ms(baseline) / ms(faultline).max(1e-6)
+        );
+    }
+    if mismatches.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nverdicts: all {} files as expected, by both searches",
+            results.len()
+        );
+    } else {
+        let _ = writeln!(out, "\nverdict mismatches:\n  {}", mismatches.join("\n  "));
+    }
+    super::check::print_all(&out);
+    Ok(if mismatches.is_empty() {
+        exit::VALID
+    } else {
+        exit::INVALID
+    })
+}
+
+/// A temporary folder removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scale(runs: usize) -> Result<u8, String> {
+    let dir = TempDir(std::env::temp_dir().join(format!("faultline-bench-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).map_err(|error| format!("{}: {error}", dir.0.display()))?;
+    let cases = [
+        (
+            "1,000,000 ops, 1,000 keys, 10 clients",
+            "many-keys.jsonl",
+            1_000_000,
+            1_000,
+            10,
+            0.0,
+        ),
+        (
+            "100,000 ops, 1 key, 8 clients, 1% crashed writes",
+            "one-key.jsonl",
+            100_000,
+            1,
+            8,
+            0.01,
+        ),
+    ];
+    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
+    println!("generated histories, {runs} runs each, medians (child `faultline check`)\n");
+    let mut code = exit::VALID;
+    for (name, file, ops, keys, clients, crashed) in cases {
+        let out = dir.0.join(file);
+        let args = GenerateArgs {
+            ops,
+            keys,
+            clients,
+            crashed_writes: crashed,
+            stale_reads: 0.0,
+            seed: 7,
+            out: out.clone(),
+        };
+        let events = simulate(&args);
+        let mut writer = std::io::BufWriter::new(
+            std::fs::File::create(&out).map_err(|error| error.to_string())?,
+        );
+        histories::write_jsonl(&events, &mut writer).map_err(|error| error.to_string())?;
+        drop(writer);
+        drop(events);
+        let size_mib = std::fs::metadata(&out).map_or(0, |meta| meta.len() >> 20);
+        let mut walls = Vec::new();
+        let mut peaks = Vec::new();
+        let mut verdict = String::new();
+        for _ in 0..runs {
+            let started = Instant::now();
+            let output = Command::new(&exe)
+                .arg("check")
+                .arg(&out)
+                .args(["--model", "cas-register", "--stats"])
+                .output()
+                .map_err(|error| error.to_string())?;
+            walls.push(started.elapsed());
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let peak = stderr
+                .lines()
+                .find_map(|line| line.strip_prefix("stats: peak_rss_mib="))
+                .and_then(|value| value.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(f64::NAN);
+            peaks.push(peak);
+            verdict = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_string();
+            if output.status.code() == Some(i32::from(exit::UNKNOWN)) {
+                code = exit::UNKNOWN;
+            }
+        }
+        peaks.sort_by(f64::total_cmp);
+        println!(
+            "{name} ({size_mib} MiB): wall {:.2} s (median of {runs}), peak RSS {:.0} MiB\n  {verdict}",
+            median(walls).as_secs_f64(),
+            peaks[peaks.len() / 2]
+        );
+    }
+    Ok(code)
 }

@@ -2,7 +2,7 @@
 
 use crate::cli::CheckArgs;
 use crate::exit;
-use checkers::linearizable::{self, Options, Report, Witness};
+use checkers::linearizable::{self, Algorithm, Options, Report, Witness};
 use checkers::{Budget, ModelKind, ModelOptions, Validity};
 use histories::{Format, History};
 use serde::Serialize;
@@ -100,7 +100,18 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     if args.memory_limit == 0 {
         return Err("--memory-limit must be a positive number of MiB".to_string());
     }
+    let algorithm = match args.algorithm.as_str() {
+        "faultline" => Algorithm::Faultline,
+        "plain" => Algorithm::Plain,
+        other => {
+            return Err(format!(
+                "unknown algorithm {other:?}; expected faultline or plain"
+            ));
+        }
+    };
+    let reading = Instant::now();
     let (history, format) = load(&args.file, format)?;
+    let read_elapsed = reading.elapsed();
     let model = model.unwrap_or_else(|| ModelKind::infer(&history));
     let options = Options {
         model,
@@ -113,6 +124,7 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         },
         threads: args.threads,
         witnesses_shrunk: 3,
+        algorithm,
     };
     let started = Instant::now();
     let report = linearizable::check(&history, &options).map_err(|error| error.to_string())?;
@@ -132,7 +144,23 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         render_human(&history, &results, elapsed)
     };
     print_all(&output);
+    if args.stats {
+        eprintln!(
+            "stats: peak_rss_mib={:.1} read_ms={:.1} check_ms={:.1}",
+            peak_rss_mib().unwrap_or(f64::NAN),
+            read_elapsed.as_secs_f64() * 1e3,
+            elapsed.as_secs_f64() * 1e3
+        );
+    }
     Ok(results.valid.exit_code())
+}
+
+/// This process's peak resident memory, from Linux's `/proc/self/status`.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// Writes to stdout in one go; a closed pipe (`| head`) is not an error worth a panic.

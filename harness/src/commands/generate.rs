@@ -1,12 +1,225 @@
-//! `faultline generate`.
+//! `faultline generate`: synthetic register histories for benchmarks and tests.
+//!
+//! The history is that of a simulated linearizable store: each operation gets a
+//! random duration and a linearization point inside it, and results come from
+//! applying the operations in linearization-point order. Written values are
+//! unique per key. A crashed write completes `info`; it takes effect at a random
+//! later time or never. `--stale-reads` plants anomalies: such a read returns
+//! the key's previous value instead of its current one.
 
+use crate::exit;
 use clap::Args;
+use histories::{Event, EventType, Process};
+use serde_json::{Value, json};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
 /// `faultline generate`.
 #[derive(Debug, Args)]
-pub struct GenerateArgs {}
+pub struct GenerateArgs {
+    /// Operations to generate.
+    #[arg(long, default_value_t = 10_000)]
+    pub ops: usize,
+    /// Independent keys.
+    #[arg(long, default_value_t = 1)]
+    pub keys: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 5)]
+    pub clients: usize,
+    /// Fraction of writes that crash (complete `info`), e.g. 0.01.
+    #[arg(long, default_value_t = 0.0)]
+    pub crashed_writes: f64,
+    /// Fraction of reads that return a stale value (planted anomalies).
+    #[arg(long, default_value_t = 0.0)]
+    pub stale_reads: f64,
+    /// Seed for the random choices.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output file (JSON Lines).
+    #[arg(long)]
+    pub out: PathBuf,
+}
 
-/// Writes a history; returns the exit code.
-pub fn run(_args: &GenerateArgs) -> u8 {
-    0
+/// A small, fast, seedable generator (SplitMix64); good enough for workloads.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound.max(1)
+    }
+
+    /// `true` with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p && p > 0.0
+    }
+}
+
+/// What the simulation decided for one operation.
+struct SimOp {
+    process: u64,
+    key: u64,
+    f: &'static str,
+    input: Value,
+    call_ns: i64,
+    return_ns: i64,
+    /// When it takes effect, if it does.
+    effect_ns: Option<i64>,
+    crashed: bool,
+    stale: bool,
+    output: Value,
+    outcome: EventType,
+}
+
+/// Simulates the store and returns the history's events in time order.
+pub fn simulate(args: &GenerateArgs) -> Vec<Event> {
+    let mut rng = Rng::new(args.seed);
+    let clients = args.clients.max(1);
+    let keys = args.keys.max(1) as u64;
+    let mut client_time = vec![0i64; clients];
+    let mut client_process: Vec<u64> = (0..clients as u64).collect();
+    let mut next_value = vec![0u64; keys as usize];
+    let mut ops: Vec<SimOp> = Vec::with_capacity(args.ops);
+    for _ in 0..args.ops {
+        let client = rng.below(clients as u64) as usize;
+        let key = rng.below(keys);
+        let call_ns = client_time[client] + 1 + rng.below(200) as i64;
+        let return_ns = call_ns + 50 + rng.below(1_000) as i64;
+        let effect_in = call_ns + 1 + rng.below((return_ns - call_ns - 1) as u64) as i64;
+        let roll = rng.below(10);
+        let (f, input) = match roll {
+            0..=4 => ("read", Value::Null),
+            5..=8 => {
+                next_value[key as usize] += 1;
+                ("write", json!(next_value[key as usize]))
+            }
+            _ => {
+                next_value[key as usize] += 1;
+                // Compare against a recent value, so that some cas succeed.
+                let from = next_value[key as usize].saturating_sub(1 + rng.below(3));
+                ("cas", json!([from, next_value[key as usize]]))
+            }
+        };
+        let crashed = f == "write" && rng.chance(args.crashed_writes);
+        let effect_ns = match crashed {
+            // A crashed write takes effect at some later time, or never.
+            true if rng.chance(0.5) => Some(call_ns + 1 + rng.below(20_000) as i64),
+            true => None,
+            false => Some(effect_in),
+        };
+        let stale = f == "read" && rng.chance(args.stale_reads);
+        ops.push(SimOp {
+            process: client_process[client],
+            key,
+            f,
+            input,
+            call_ns,
+            return_ns,
+            effect_ns,
+            crashed,
+            stale,
+            output: Value::Null,
+            outcome: EventType::Ok,
+        });
+        client_time[client] = return_ns;
+        if crashed {
+            // A process whose operation is indeterminate is retired, as in Jepsen.
+            client_process[client] += clients as u64;
+        }
+    }
+    // Apply in linearization-point order.
+    let mut order: Vec<usize> = (0..ops.len())
+        .filter(|&index| ops[index].effect_ns.is_some())
+        .collect();
+    order.sort_by_key(|&index| (ops[index].effect_ns, index));
+    let mut current: Vec<Value> = vec![Value::Null; keys as usize];
+    let mut previous: Vec<Value> = vec![Value::Null; keys as usize];
+    for index in order {
+        let op = &mut ops[index];
+        let slot = op.key as usize;
+        match op.f {
+            "read" => {
+                op.output = if op.stale {
+                    previous[slot].clone()
+                } else {
+                    current[slot].clone()
+                }
+            }
+            "write" => {
+                previous[slot] = std::mem::replace(&mut current[slot], op.input.clone());
+                op.output = op.input.clone();
+            }
+            _ => {
+                if current[slot] == op.input[0] {
+                    previous[slot] = std::mem::replace(&mut current[slot], op.input[1].clone());
+                    op.output = op.input.clone();
+                } else {
+                    op.outcome = EventType::Fail;
+                    op.output = op.input.clone();
+                }
+            }
+        }
+    }
+    let mut timeline: Vec<(i64, usize, bool)> = Vec::with_capacity(ops.len() * 2);
+    for (index, op) in ops.iter().enumerate() {
+        timeline.push((op.call_ns, index, true));
+        timeline.push((op.return_ns, index, false));
+    }
+    timeline.sort_unstable();
+    timeline
+        .into_iter()
+        .enumerate()
+        .map(|(position, (time_ns, index, is_call))| {
+            let op = &ops[index];
+            let (kind, value) = match (is_call, op.crashed) {
+                (true, _) => (EventType::Invoke, op.input.clone()),
+                (false, true) => (EventType::Info, op.input.clone()),
+                (false, false) => (op.outcome, op.output.clone()),
+            };
+            Event {
+                index: position as u64,
+                time_ns,
+                kind,
+                process: Process::Client(op.process),
+                f: op.f.to_string(),
+                key: (keys > 1).then(|| json!(op.key)),
+                value,
+                error: (op.crashed && !is_call).then(|| json!("timeout")),
+            }
+        })
+        .collect()
+}
+
+/// Runs `faultline generate`; returns the exit code.
+pub fn run(args: &GenerateArgs) -> u8 {
+    let write = || -> std::io::Result<()> {
+        let file = std::fs::File::create(&args.out)?;
+        let mut writer = BufWriter::new(file);
+        histories::write_jsonl(&simulate(args), &mut writer)?;
+        writer.flush()
+    };
+    match write() {
+        Ok(()) => exit::VALID,
+        Err(error) => {
+            eprintln!(
+                "faultline generate: cannot write {}: {error}",
+                args.out.display()
+            );
+            exit::BAD_ARGUMENTS
+        }
+    }
 }

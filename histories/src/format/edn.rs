@@ -8,9 +8,10 @@ use serde_json::{Map, Number, Value};
 const FORMAT: &str = "EDN";
 
 pub(super) fn read(file: &str, text: &str) -> Result<Parsed, HistoryError> {
+    let lines_at = LineIndex::new(text);
     let malformed = |offset: usize, reason: String| HistoryError::Malformed {
         file: file.to_string(),
-        line: line_at(text, offset),
+        line: lines_at.line(offset),
         format: FORMAT,
         reason,
     };
@@ -31,13 +32,13 @@ pub(super) fn read(file: &str, text: &str) -> Result<Parsed, HistoryError> {
     // line the vector starts on plus their position.
     let ops: Vec<(usize, Edn)> = match forms.as_slice() {
         [(offset, Edn::Vector(items) | Edn::List(items))] => {
-            let first_line = line_at(text, *offset);
+            let first_line = lines_at.line(*offset);
             let item_lines = item_lines(&text[*offset..], first_line, items.len());
             item_lines.into_iter().zip(items.iter().cloned()).collect()
         }
         _ => forms
             .into_iter()
-            .map(|(offset, form)| (line_at(text, offset), form))
+            .map(|(offset, form)| (lines_at.line(offset), form))
             .collect(),
     };
     let mut raw = Vec::with_capacity(ops.len());
@@ -81,12 +82,23 @@ fn skip_blank(mut text: &str) -> &str {
     }
 }
 
-fn line_at(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&byte| byte == b'\n')
-        .count()
-        + 1
+/// Byte offsets to 1-based line numbers, by binary search over line starts.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        LineIndex(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, byte)| byte == b'\n')
+                .map(|(at, _)| at)
+                .collect(),
+        )
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&newline| newline < offset) + 1
+    }
 }
 
 /// Best-effort lines of a vector's elements: the line of each `{` or `#` that opens
@@ -177,7 +189,9 @@ fn op_from_edn(form: &Edn) -> Result<(Event, Option<i64>), String> {
             ));
         }
         None => {
-            return Err("missing :process; expected a non-negative integer or :nemesis".to_string());
+            return Err(
+                "missing :process; expected a non-negative integer or :nemesis".to_string(),
+            );
         }
     };
     let f = match field("f") {
