@@ -44,6 +44,10 @@
 //!    extend a kv string, so a get whose result does not start with the current
 //!    string is lost unless a put that begins it is still to come), the
 //!    configuration cannot lead to a linearization.
+//! 9. *An indeterminate operation the model finds useless is dropped*: one
+//!    whose effect no operation ever depends on (for a register, one setting a
+//!    value that nobody reads and no cas expects) can be left out of any
+//!    linearization; the model's `useless` gives the argument.
 //! 6. *Order, not pruning:* the operation whose return comes first is tried
 //!    before the other `ok` candidates; indeterminate operations are only tried
 //!    once no `ok` operation can go first, those that let the blocking operation
@@ -310,7 +314,10 @@ pub(crate) fn search<S: Spec>(
                 ok_local.push(local);
                 ok_positions.push((op.call, ret));
             }
-            None if spec.effect(local) != Effect::ReadOnly => info_local.push(local),
+            // Rule 9: indeterminate operations the model finds useless.
+            None if spec.effect(local) != Effect::ReadOnly && !spec.useless(local) => {
+                info_local.push(local)
+            }
             None => {}
         }
     }
@@ -421,9 +428,9 @@ pub(crate) fn search<S: Spec>(
                 let mut hopeless = false;
                 while entry != bound {
                     let rank = list.rank[entry as usize];
-                    if list.is_call[entry as usize] && ok_read_only[rank as usize] {
+                    if list.is_call[entry as usize] {
                         let local = ok_local[rank as usize];
-                        if spec.step(state, local).is_some() {
+                        if ok_read_only[rank as usize] && spec.step(state, local).is_some() {
                             forced = Some(rank);
                             break;
                         }

@@ -46,6 +46,11 @@ pub(crate) trait Spec {
     fn hopeless(&self, _state: State, _op: usize, _available: &dyn Fn(usize) -> bool) -> bool {
         false
     }
+    /// Whether `op`, an indeterminate operation, can never help a linearization:
+    /// taking it only ever leads where leaving it out leads too.
+    fn useless(&self, _op: usize) -> bool {
+        false
+    }
     /// Why `op` cannot take effect in `state`, in plain words.
     fn rejection(&self, state: State, op: usize) -> String;
     /// A state, for people.
@@ -203,7 +208,14 @@ impl Spec for AnySpec {
     }
     fn hopeless(&self, state: State, op: usize, available: &dyn Fn(usize) -> bool) -> bool {
         match self {
+            AnySpec::Register(spec) => spec.hopeless(state, op, available),
             AnySpec::Kv(spec) => spec.hopeless(state, op, available),
+            AnySpec::Mutex(_) => false,
+        }
+    }
+    fn useless(&self, op: usize) -> bool {
+        match self {
+            AnySpec::Register(spec) => spec.useless(op),
             _ => false,
         }
     }
@@ -371,5 +383,9 @@ impl ValueTable {
 
     pub(crate) fn value(&self, id: u32) -> &Value {
         &self.values[id as usize]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
     }
 }

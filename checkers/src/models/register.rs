@@ -23,6 +23,11 @@ pub(crate) struct RegisterSpec {
     initial: u32,
     values: ValueTable,
     ops: Vec<RegisterOp>,
+    /// For each value id, the operations that can set the register to it.
+    producers: Vec<Vec<usize>>,
+    /// For each value id, whether an operation ever needs the register to hold
+    /// it: an `ok` read of it, or a cas (of any outcome) from it.
+    observed: Vec<bool>,
 }
 
 impl RegisterSpec {
@@ -73,10 +78,26 @@ impl RegisterSpec {
                 Ok(op)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let value_count = values.len();
+        let mut producers = vec![Vec::new(); value_count];
+        let mut observed = vec![false; value_count];
+        for (local, op) in ops.iter().enumerate() {
+            match *op {
+                RegisterOp::Read(value) => observed[value as usize] = true,
+                RegisterOp::Write(value) => producers[value as usize].push(local),
+                RegisterOp::Cas { from, to, .. } => {
+                    observed[from as usize] = true;
+                    producers[to as usize].push(local);
+                }
+                RegisterOp::UnknownRead => {}
+            }
+        }
         Ok(RegisterSpec {
             initial,
             values,
             ops,
+            producers,
+            observed,
         })
     }
 }
@@ -119,6 +140,42 @@ impl Spec for RegisterSpec {
             RegisterOp::Cas { from, to, known } => {
                 (2 << 60) | (u64::from(known) << 59) | (u64::from(from) << 29) | u64::from(to)
             }
+        }
+    }
+
+    /// An operation that needs the register to hold `v` (an `ok` read of `v`, an
+    /// `ok` cas from `v`) while it does not can only succeed after something
+    /// sets it to `v`; if no such operation is left, it never can.
+    fn hopeless(&self, state: State, op: usize, available: &dyn Fn(usize) -> bool) -> bool {
+        let needed = match self.ops[op] {
+            RegisterOp::Read(value) => value,
+            RegisterOp::Cas {
+                from, known: true, ..
+            } => from,
+            _ => return false,
+        };
+        needed != state
+            && !self.producers[needed as usize]
+                .iter()
+                .any(|&producer| available(producer))
+    }
+
+    /// An indeterminate write or cas whose new value `v` nothing ever needs
+    /// (no `ok` read of `v`, no cas from `v`) is useless. Drop it from a
+    /// linearization: until the next change of state after it, every operation
+    /// left sees `v` and so is a blind write (same state after it either way),
+    /// a read or cas that does not need `v` and thus had no effect (it could not
+    /// have been `ok`, and an indeterminate one is left out), or an indeterminate
+    /// read. The rest of the linearization is unchanged.
+    fn useless(&self, op: usize) -> bool {
+        match self.ops[op] {
+            RegisterOp::Write(value)
+            | RegisterOp::Cas {
+                to: value,
+                known: false,
+                ..
+            } => !self.observed[value as usize],
+            _ => false,
         }
     }
 
