@@ -12,19 +12,22 @@
 //! use histories::HistoryBuilder;
 //! use serde_json::json;
 //!
-//! // p0 writes 1; later p1 reads 2, a value never written.
+//! // p0 writes 1, then 2; after that, p1 reads 1: a stale read.
 //! let history = HistoryBuilder::new()
 //!     .invoke(0, "write", json!(1))
 //!     .ok(0, "write", json!(1))
+//!     .invoke(0, "write", json!(2))
+//!     .ok(0, "write", json!(2))
 //!     .invoke(1, "read", json!(null))
-//!     .ok(1, "read", json!(2))
+//!     .ok(1, "read", json!(1))
 //!     .build()
 //!     .unwrap();
 //! let report = linearizable::check(&history, &Options::new(ModelKind::CasRegister)).unwrap();
 //! assert_eq!(report.valid, Validity::Invalid);
 //! let witness = &report.witnesses[0];
 //! assert_eq!(witness.operation.f, "read");
-//! assert!(witness.explanation.contains("it read 2, but the register holds 1"));
+//! assert_eq!(witness.reason, "it read 1, but the register holds 2");
+//! assert_eq!(witness.minimal_history.len(), 6);
 //! ```
 #![deny(missing_docs)]
 

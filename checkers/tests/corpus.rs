@@ -1,0 +1,70 @@
+//! Every history of the Porcupine corpus gets the verdict `expected.tsv` gives it,
+//! from both searches. One test; it lists every mismatch.
+
+use checkers::linearizable::{self, Algorithm, Options};
+use checkers::{ModelKind, Validity};
+use std::path::PathBuf;
+
+fn corpus_dir() -> PathBuf {
+    std::env::var_os("FAULTLINE_CORPUS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/porcupine"),
+        PathBuf::from,
+    )
+}
+
+#[test]
+fn porcupine_corpus_verdicts_match_expected() {
+    let dir = corpus_dir();
+    let table = std::fs::read_to_string(dir.join("expected.tsv")).unwrap_or_else(|error| {
+        panic!(
+            "the corpus is missing at {} ({error}); set FAULTLINE_CORPUS",
+            dir.display()
+        )
+    });
+    let mut checked = 0;
+    let mut mismatches = Vec::new();
+    for line in table
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+    {
+        let (file, expected) = line.split_once('\t').expect("file<TAB>verdict");
+        let text = std::fs::read_to_string(dir.join(file)).expect("corpus file");
+        let history = histories::parse(file, &text, None).expect("corpus file parses");
+        let model = if file.starts_with("kv/") {
+            ModelKind::Kv
+        } else {
+            ModelKind::CasRegister
+        };
+        for algorithm in [Algorithm::Faultline, Algorithm::Plain] {
+            let options = Options {
+                algorithm,
+                ..Options::new(model)
+            };
+            let report = linearizable::check(&history, &options).expect("model fits");
+            let verdict = match report.valid {
+                Validity::Valid => "valid",
+                Validity::Invalid => "invalid",
+                Validity::Unknown => "unknown",
+            };
+            if verdict != expected {
+                mismatches.push(format!(
+                    "{file}: expected {expected}, {algorithm:?} said {verdict}"
+                ));
+            }
+            if report.valid == Validity::Invalid && algorithm == Algorithm::Faultline {
+                let witness = &report.witnesses[0];
+                if witness.minimal_history.is_empty() || witness.explanation.is_empty() {
+                    mismatches.push(format!("{file}: invalid without a usable witness"));
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 108, "expected.tsv lists 108 histories");
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
