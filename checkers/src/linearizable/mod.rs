@@ -289,8 +289,8 @@ fn check_partitions(
     .min(chosen.len())
     .max(1);
     let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<Result<(KeyResult, Stats), ModelError>>>> =
-        Mutex::new((0..chosen.len()).map(|_| None).collect());
+    type Slot = Option<Result<(KeyResult, Stats), ModelError>>;
+    let slots: Mutex<Vec<Slot>> = Mutex::new((0..chosen.len()).map(|_| None).collect());
     let work = || {
         loop {
             let claimed = next.fetch_add(1, Ordering::Relaxed);

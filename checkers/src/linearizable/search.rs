@@ -33,25 +33,25 @@
 //!    same state with more operations left. Configurations record whether they were
 //!    entered by an indeterminate move, so the cache never equates a configuration
 //!    that may take W with one that may not.
+//! 6. *An indeterminate operation the model finds useless is dropped*: one
+//!    whose effect no operation ever depends on (for a register, one setting a
+//!    value that nobody reads and no cas expects) can be left out of any
+//!    linearization; the model's `useless` gives the argument.
 //! 7. *A read that can take effect now goes now, alone.* If a read-only `ok`
 //!    operation R is a candidate and its result matches the state, any
 //!    linearization from here can be rearranged to start with R: R changes no
 //!    state, it reads the same value at the front, and no pending operation must
 //!    precede it (its call comes before every remaining return). So R is taken
 //!    and no other branch is tried at this configuration.
-//! 8. *A read that can never succeed ends the branch.* Where the model can tell
-//!    that no state reachable from here satisfies a pending read (appends only
-//!    extend a kv string, so a get whose result does not start with the current
-//!    string is lost unless a put that begins it is still to come), the
-//!    configuration cannot lead to a linearization.
-//! 9. *An indeterminate operation the model finds useless is dropped*: one
-//!    whose effect no operation ever depends on (for a register, one setting a
-//!    value that nobody reads and no cas expects) can be left out of any
-//!    linearization; the model's `useless` gives the argument.
-//! 6. *Order, not pruning:* the operation whose return comes first is tried
-//!    before the other `ok` candidates; indeterminate operations are only tried
-//!    once no `ok` operation can go first, those that let the blocking operation
-//!    take effect before the rest. None of this removes a branch.
+//! 8. *An operation that can never succeed ends the branch.* Where the model can
+//!    tell that no state reachable from here satisfies a pending `ok` operation,
+//!    the configuration cannot lead to a linearization: a register read of `v`
+//!    once nothing left can set `v`; a kv get whose result does not start with
+//!    the current string (appends only extend it) once no put that begins it is
+//!    left.
+//! 9. *Order, not pruning:* indeterminate operations are only tried once no
+//!    `ok` operation can go first, and those that let the blocking operation
+//!    (the one whose return comes first) take effect are tried before the rest.
 //!
 //! Cache keys are exact, not hashes, and stay small on long histories: every `ok`
 //! operation invoked before the first remaining list entry has taken effect, so a
@@ -66,8 +66,6 @@ const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
 /// How many loop iterations between budget checks.
 const CHECK_EVERY: u64 = 4096;
-const BLOCKING_FIRST: bool = false;
-const NIL_BOUND: u32 = u32::MAX;
 
 /// One operation of a partition, as the search sees it.
 #[derive(Debug, Clone, Copy)]
@@ -260,10 +258,9 @@ impl EntryList {
 /// invoked after it, so only calls before it are candidates.
 #[derive(Debug, Clone, Copy)]
 enum Cursor {
-    /// Try the bound's own operation first: in a valid history the operation
-    /// that returned first has usually taken effect first, and trying it early
-    /// only orders the search (rule 6).
-    Blocking { bound: u32 },
+    /// A configuration just entered: look for a read that must go now (rule 7)
+    /// or one that never can (rule 8) before branching.
+    Fresh { bound: u32 },
     /// Scanning the list for another `ok` operation to take effect.
     Entry { entry: u32, bound: u32 },
     /// Trying indeterminate operations invoked before `bound`; pass 0 tries those
@@ -314,7 +311,7 @@ pub(crate) fn search<S: Spec>(
                 ok_local.push(local);
                 ok_positions.push((op.call, ret));
             }
-            // Rule 9: indeterminate operations the model finds useless.
+            // Rule 6: indeterminate operations the model finds useless.
             None if spec.effect(local) != Effect::ReadOnly && !spec.useless(local) => {
                 info_local.push(local)
             }
@@ -367,7 +364,7 @@ pub(crate) fn search<S: Spec>(
         .iter()
         .map(|&local| spec.effect(local) == Effect::ReadOnly)
         .collect();
-    let mut cursor = Cursor::Blocking {
+    let mut cursor = Cursor::Fresh {
         bound: first_return(&list),
     };
 
@@ -420,9 +417,9 @@ pub(crate) fn search<S: Spec>(
         }
         // The `ok` operation to try next, if the cursor points at one.
         let ok_candidate = match cursor {
-            Cursor::Blocking { bound } => {
+            Cursor::Fresh { bound } => {
                 // Rule 7: a read that matches the state is the only move needed.
-                // Rule 8: a pending read that can never succeed ends this branch.
+                // Rule 8: a pending operation that can never succeed ends this branch.
                 let mut entry = list.next[HEAD as usize];
                 let mut forced = None;
                 let mut hopeless = false;
@@ -455,24 +452,17 @@ pub(crate) fn search<S: Spec>(
                         cursor = Cursor::Done;
                         Some(rank)
                     }
-                    None if BLOCKING_FIRST => {
-                        cursor = Cursor::Entry {
-                            entry: list.next[HEAD as usize],
-                            bound,
-                        };
-                        Some(list.rank[bound as usize])
-                    }
                     None => {
                         cursor = Cursor::Entry {
                             entry: list.next[HEAD as usize],
-                            bound: NIL_BOUND.min(bound),
+                            bound,
                         };
                         None
                     }
                 }
             }
             Cursor::Entry { entry, bound } if entry == bound => {
-                // No `ok` operation can go first any more (rule 6).
+                // No `ok` operation can go first any more (rule 9).
                 cursor = Cursor::Info {
                     bound,
                     pass: 0,
@@ -486,11 +476,8 @@ pub(crate) fn search<S: Spec>(
                     bound,
                 };
                 let rank = list.rank[entry as usize];
-                // The bound's own operation was tried first; reads that can go
-                // were taken by rule 7, so those left cannot go.
-                (!(BLOCKING_FIRST && rank == list.rank[bound as usize])
-                    && !ok_read_only[rank as usize])
-                    .then_some(rank)
+                // A read that could go was taken by rule 7, so those left cannot.
+                (!ok_read_only[rank as usize]).then_some(rank)
             }
             Cursor::Info { .. } | Cursor::Done => None,
         };
@@ -534,7 +521,7 @@ pub(crate) fn search<S: Spec>(
                 max_rank = next_max;
                 after_info = false;
                 remaining -= 1;
-                cursor = Cursor::Blocking {
+                cursor = Cursor::Fresh {
                     bound: first_return(&list),
                 };
             } else {
@@ -599,7 +586,7 @@ pub(crate) fn search<S: Spec>(
                     state = next_state;
                     after_info = true;
                     // The list did not change, so neither did the bound.
-                    cursor = Cursor::Blocking { bound };
+                    cursor = Cursor::Fresh { bound };
                 } else {
                     clear_bit(&mut applied, index);
                 }
