@@ -176,16 +176,10 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
         );
     }
     let _ = writeln!(out);
-    let groups: [(&str, Box<dyn Fn(&str) -> bool>); 3] = [
-        (
-            "etcd (102 files)",
-            Box::new(|file: &str| file.starts_with("jepsen/")),
-        ),
-        (
-            "kv/c50-ok.txt",
-            Box::new(|file: &str| file == "kv/c50-ok.txt"),
-        ),
-        ("all (108 files)", Box::new(|_: &str| true)),
+    let groups: [(&str, fn(&str) -> bool); 3] = [
+        ("etcd (102 files)", |file| file.starts_with("jepsen/")),
+        ("kv/c50-ok.txt", |file| file == "kv/c50-ok.txt"),
+        ("all (108 files)", |_| true),
     ];
     for (name, member) in groups {
         let chosen: Vec<&FileResult> = results
