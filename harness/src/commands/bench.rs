@@ -72,6 +72,9 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
+/// A named set of corpus files whose medians are summed.
+type TotalGroup = (&'static str, fn(&str) -> bool);
+
 struct FileResult {
     file: String,
     parse: Duration,
@@ -176,7 +179,7 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
         );
     }
     let _ = writeln!(out);
-    let groups: [(&str, fn(&str) -> bool); 3] = [
+    let groups: [TotalGroup; 3] = [
         ("etcd (102 files)", |file| file.starts_with("jepsen/")),
         ("kv/c50-ok.txt", |file| file == "kv/c50-ok.txt"),
         ("all (108 files)", |_| true),
