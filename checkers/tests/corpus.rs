@@ -41,11 +41,7 @@ fn porcupine_corpus_verdicts_match_expected() {
                 ..Options::new(model)
             };
             let report = linearizable::check(&history, &options).expect("model fits");
-            let verdict = match report.valid {
-                Validity::Valid => "valid",
-                Validity::Invalid => "invalid",
-                Validity::Unknown => "unknown",
-            };
+            let verdict = report.valid.name();
             if verdict != expected {
                 mismatches.push(format!(
                     "{file}: expected {expected}, {algorithm:?} said {verdict}"

@@ -112,6 +112,8 @@ enum KeyResult {
     Unknown(Exhausted),
     /// Stopped at the first phase's configuration cap.
     Capped,
+    /// The checker itself failed (panicked) on this key.
+    Failed(String),
 }
 
 /// Configurations each key may explore before the others have been tried once.
@@ -179,6 +181,11 @@ pub fn check(history: &History, options: &Options) -> Result<Report, ModelError>
                 report.valid = report.valid.merge(Validity::Unknown);
                 report.unknown_keys.push(partition.key.clone());
                 report.unknown_reason = Some(unknown_reason(exhausted, options.budget));
+            }
+            KeyResult::Failed(message) => {
+                report.valid = report.valid.merge(Validity::Unknown);
+                report.unknown_keys.push(partition.key.clone());
+                report.unknown_reason = Some(format!("the checker failed on this key: {message}"));
             }
             KeyResult::Capped => {
                 report.unknown_keys.push(partition.key.clone());
@@ -297,22 +304,35 @@ fn check_partitions(
             let Some(&slot) = order.get(claimed) else {
                 return;
             };
-            let result = check_operations(
-                history,
-                options,
-                &partitions[chosen[slot]].operations,
-                meter,
-                cap,
-            )
-            .map(|(outcome, stats)| {
-                let result = match outcome {
-                    search::Outcome::Linearizable => KeyResult::Valid,
-                    search::Outcome::NotLinearizable(dead_end) => KeyResult::Invalid(dead_end),
-                    search::Outcome::Exhausted(exhausted) => KeyResult::Unknown(exhausted),
-                    search::Outcome::Capped => KeyResult::Capped,
-                };
-                (result, stats)
-            });
+            // A checker that panics gives `unknown` for its key, never a crash.
+            let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                check_operations(
+                    history,
+                    options,
+                    &partitions[chosen[slot]].operations,
+                    meter,
+                    cap,
+                )
+            }));
+            let result = match checked {
+                Ok(checked) => checked.map(|(outcome, stats)| {
+                    let result = match outcome {
+                        search::Outcome::Linearizable => KeyResult::Valid,
+                        search::Outcome::NotLinearizable(dead_end) => KeyResult::Invalid(dead_end),
+                        search::Outcome::Exhausted(exhausted) => KeyResult::Unknown(exhausted),
+                        search::Outcome::Capped => KeyResult::Capped,
+                    };
+                    (result, stats)
+                }),
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|text| (*text).to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".to_string());
+                    Ok((KeyResult::Failed(message), Stats::default()))
+                }
+            };
             slots.lock().expect("no thread panics holding the lock")[slot] = Some(result);
         }
     };

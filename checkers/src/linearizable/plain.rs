@@ -10,12 +10,12 @@
 //! would wrongly fail a crashed `acquire` on a held lock. It exists as the benchmark's same-run baseline and
 //! as a second, independent search for the tests.
 
-use super::search::{DeadEnd, Outcome, SearchOp, Stats};
+use super::search::{DeadEnd, EntryList, Outcome, SearchOp, Stats};
 use crate::budget::Meter;
 use crate::models::{Spec, State};
 use rustc_hash::FxHashSet;
 
-const NIL: u32 = u32::MAX;
+const HEAD: usize = 0;
 
 /// Searches like Porcupine's `checkSingle`.
 pub(crate) fn search<S: Spec>(
@@ -29,61 +29,24 @@ pub(crate) fn search<S: Spec>(
     if count == 0 {
         return (Outcome::Linearizable, stats);
     }
-    // Entries: (position, op, is_call); indeterminate returns after every event.
+    // Indeterminate operations return after every event.
     let last_event = ops
         .iter()
         .map(|op| op.ret.unwrap_or(op.call))
         .max()
         .unwrap_or(0);
-    let mut entries: Vec<(usize, u32, bool)> = Vec::with_capacity(count * 2);
-    for (index, op) in ops.iter().enumerate() {
-        entries.push((op.call, index as u32, true));
-        entries.push((
-            op.ret.unwrap_or(last_event + 1 + index),
-            index as u32,
-            false,
-        ));
-    }
-    entries.sort_unstable_by_key(|&(position, _, _)| position);
-    let size = entries.len() + 1;
-    let mut next: Vec<u32> = (1..=size as u32)
-        .map(|n| if n as usize == size { NIL } else { n })
+    let positions: Vec<(usize, usize)> = ops
+        .iter()
+        .enumerate()
+        .map(|(index, op)| (op.call, op.ret.unwrap_or(last_event + 1 + index)))
         .collect();
-    let mut prev: Vec<u32> = (0..size as u32).map(|n| n.wrapping_sub(1)).collect();
-    let mut op_of = vec![0u32; size];
-    let mut is_call = vec![false; size];
-    let mut call_entry = vec![0u32; count];
-    let mut return_entry = vec![0u32; count];
-    for (offset, &(_, op, call)) in entries.iter().enumerate() {
-        let entry = offset + 1;
-        op_of[entry] = op;
-        is_call[entry] = call;
-        if call {
-            call_entry[op as usize] = entry as u32;
-        } else {
-            return_entry[op as usize] = entry as u32;
-        }
-    }
-    let unlink = |next: &mut Vec<u32>, prev: &mut Vec<u32>, entry: u32| {
-        let (p, n) = (prev[entry as usize], next[entry as usize]);
-        next[p as usize] = n;
-        if n != NIL {
-            prev[n as usize] = p;
-        }
-    };
-    let relink = |next: &mut Vec<u32>, prev: &mut Vec<u32>, entry: u32| {
-        let (p, n) = (prev[entry as usize], next[entry as usize]);
-        next[p as usize] = entry;
-        if n != NIL {
-            prev[n as usize] = entry;
-        }
-    };
+    let mut list = EntryList::new(&positions);
 
     let mut linearized = vec![0u64; count.div_ceil(64)];
     let mut cache: FxHashSet<(Vec<u64>, State)> = FxHashSet::default();
     let mut calls: Vec<(u32, State)> = Vec::new();
     let mut state = spec.initial();
-    let mut entry = next[0];
+    let mut entry = list.next[HEAD];
     let mut iterations = 0u64;
     let mut charged = 0usize;
     let mut first_failure = None;
@@ -104,25 +67,24 @@ pub(crate) fn search<S: Spec>(
             let _ = meter.charge(-(charged as isize));
             return (Outcome::Capped, stats);
         }
-        if is_call[entry as usize] {
-            let op = op_of[entry as usize];
+        if list.is_call[entry as usize] {
+            let op = list.rank[entry as usize];
             if let Some(next_state) = spec.step(state, op as usize) {
                 linearized[op as usize / 64] |= 1 << (op % 64);
                 if cache.insert((linearized.clone(), next_state)) {
                     stats.configurations += 1;
-                    calls.push((entry, state));
+                    calls.push((list.call_entry[op as usize], state));
                     state = next_state;
                     ok_remaining -= usize::from(ops[op as usize].ret.is_some());
-                    unlink(&mut next, &mut prev, entry);
-                    unlink(&mut next, &mut prev, return_entry[op as usize]);
-                    entry = next[0];
+                    list.lift(op);
+                    entry = list.next[HEAD];
                     continue;
                 }
                 linearized[op as usize / 64] &= !(1 << (op % 64));
             }
-            entry = next[entry as usize];
+            entry = list.next[entry as usize];
         } else {
-            first_failure.get_or_insert(op_of[entry as usize]);
+            first_failure.get_or_insert(list.rank[entry as usize]);
             let Some((call, previous_state)) = calls.pop() else {
                 let _ = meter.charge(-(charged as isize));
                 let culprit = first_failure.unwrap_or(0) as usize;
@@ -134,13 +96,12 @@ pub(crate) fn search<S: Spec>(
                     stats,
                 );
             };
-            let op = op_of[call as usize];
+            let op = list.rank[call as usize];
             ok_remaining += usize::from(ops[op as usize].ret.is_some());
             state = previous_state;
             linearized[op as usize / 64] &= !(1 << (op % 64));
-            relink(&mut next, &mut prev, return_entry[op as usize]);
-            relink(&mut next, &mut prev, call_entry[op as usize]);
-            entry = next[call as usize];
+            list.unlift(op);
+            entry = list.next[call as usize];
         }
     }
     let _ = meter.charge(-(charged as isize));

@@ -173,22 +173,23 @@ fn bit(bits: &[u64], index: usize) -> bool {
     bits[index / 64] & (1 << (index % 64)) != 0
 }
 
-/// The `ok` operations' entries in a doubly linked list (index 0 is the head).
-struct EntryList {
-    next: Vec<u32>,
+/// Operations' call and return entries in a doubly linked list in history order
+/// (index 0 is the head).
+pub(super) struct EntryList {
+    pub(super) next: Vec<u32>,
     prev: Vec<u32>,
-    /// For each entry: the rank of its operation among the `ok` ones.
-    rank: Vec<u32>,
-    is_call: Vec<bool>,
+    /// For each entry: the rank of its operation among those in the list.
+    pub(super) rank: Vec<u32>,
+    pub(super) is_call: Vec<bool>,
     /// For each entry: the history position of its event.
     position: Vec<usize>,
-    call_entry: Vec<u32>,
+    pub(super) call_entry: Vec<u32>,
     return_entry: Vec<u32>,
 }
 
 impl EntryList {
     /// `ok_ops` are (call, return) positions in rank order.
-    fn new(ok_ops: &[(usize, usize)]) -> EntryList {
+    pub(super) fn new(ok_ops: &[(usize, usize)]) -> EntryList {
         let mut entries: Vec<(usize, u32, bool)> = Vec::with_capacity(ok_ops.len() * 2);
         for (rank, &(call, ret)) in ok_ops.iter().enumerate() {
             entries.push((call, rank as u32, true));
@@ -241,13 +242,13 @@ impl EntryList {
     }
 
     /// Takes an operation's call and return out of the list.
-    fn lift(&mut self, rank: u32) {
+    pub(super) fn lift(&mut self, rank: u32) {
         self.unlink(self.call_entry[rank as usize]);
         self.unlink(self.return_entry[rank as usize]);
     }
 
     /// Puts them back, in the reverse order ("dancing links").
-    fn unlift(&mut self, rank: u32) {
+    pub(super) fn unlift(&mut self, rank: u32) {
         self.relink(self.return_entry[rank as usize]);
         self.relink(self.call_entry[rank as usize]);
     }

@@ -10,8 +10,8 @@
 
 use super::generate::{GenerateArgs, simulate};
 use crate::exit;
+use checkers::ModelKind;
 use checkers::linearizable::{self, Algorithm, Options};
-use checkers::{ModelKind, Validity};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -131,11 +131,7 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
                 let report =
                     linearizable::check(&history, &options).map_err(|error| error.to_string())?;
                 times[slot].push(started.elapsed());
-                let verdict = match report.valid {
-                    Validity::Valid => "valid",
-                    Validity::Invalid => "invalid",
-                    Validity::Unknown => "unknown",
-                };
+                let verdict = report.valid.name();
                 if verdict != expected {
                     mismatches.push(format!(
                         "{file}: expected {expected}, {algorithm:?} said {verdict}"
