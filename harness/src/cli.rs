@@ -25,6 +25,8 @@ pub enum Command {
     Bench(commands::bench::BenchArgs),
     /// Write a synthetic history (JSON Lines) for benchmarks.
     Generate(commands::generate::GenerateArgs),
+    /// Run one node of a bundled store (the harness starts these itself).
+    Node(commands::node::NodeArgs),
 }
 
 /// `faultline check`.
@@ -67,5 +69,6 @@ pub fn run(cli: Cli) -> u8 {
         Command::Check(args) => commands::check::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
+        Command::Node(args) => commands::node::run(&args),
     }
 }

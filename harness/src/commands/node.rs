@@ -1,0 +1,94 @@
+//! `faultline node`: one node of a bundled store, as its own process. The store
+//! is a library; this only parses arguments, binds the address and runs it until
+//! SIGTERM or SIGINT.
+
+use crate::exit;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+/// The bundled stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Store {
+    /// Chain replication.
+    ChainKv,
+}
+
+/// `faultline node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Which store.
+    pub store: Store,
+    /// This node's id; `master` runs chain-kv's configuration master.
+    #[arg(long)]
+    pub id: String,
+    /// The address to bind, host:port.
+    #[arg(long)]
+    pub listen: String,
+    /// Every node's address, `id=host:port,…` (chain-kv's master as `master=…`).
+    #[arg(long)]
+    pub peers: String,
+    /// Where the node keeps its log.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// A planted bug to switch on (see targets/README.md).
+    #[arg(long)]
+    pub bug: Option<String>,
+}
+
+/// Runs a node; returns the exit code.
+pub fn run(args: &NodeArgs) -> u8 {
+    match serve(args) {
+        Ok(()) => exit::VALID,
+        Err(message) => {
+            eprintln!("faultline node: {message}");
+            exit::BAD_ARGUMENTS
+        }
+    }
+}
+
+fn serve(args: &NodeArgs) -> Result<(), String> {
+    let peers = node_kit::parse_peers(&args.peers)?;
+    let bug = match (&args.bug, args.store) {
+        (None, _) => None,
+        (Some(name), Store::ChainKv) => Some(chain_kv::Bug::from_name(name).ok_or_else(|| {
+            format!(
+                "unknown chain-kv bug {name:?}; expected one of {}",
+                chain_kv::Bug::NAMES.join(", ")
+            )
+        })?),
+    };
+    let config = chain_kv::NodeConfig {
+        id: args.id.clone(),
+        peers,
+        data_dir: args.data_dir.clone(),
+        bug,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+        eprintln!("{}: listening on {}", args.id, args.listen);
+        let served = if args.id == "master" {
+            chain_kv::run_master(config, listener, stopped()).await
+        } else {
+            chain_kv::run_replica(config, listener, stopped()).await
+        };
+        served.map_err(|error| error.to_string())
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn stopped() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+}
