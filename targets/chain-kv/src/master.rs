@@ -46,7 +46,8 @@ pub async fn run_master(
         last_seen: known.iter().map(|id| (id.clone(), now)).collect(),
         known,
     }));
-    let detector = tokio::spawn(detect_failures(master.clone()));
+    let mut tasks = node_kit::Tasks::default();
+    tasks.spawn(detect_failures(master.clone()));
     let router = Router::new()
         .route("/master/heartbeat", post(heartbeat))
         .route("/master/config", get(current))
@@ -56,7 +57,7 @@ pub async fn run_master(
         )
         .with_state(master);
     let served = http::serve(listener, router, shutdown).await;
-    detector.abort();
+    drop(tasks);
     served
 }
 

@@ -128,12 +128,11 @@ pub async fn run_replica(
             wall_until_ms: 0,
         }),
     });
-    let mut tasks = vec![
-        tokio::spawn(heartbeats(node.clone())),
-        tokio::spawn(forward(node.clone())),
-    ];
+    let mut tasks = node_kit::Tasks::default();
+    tasks.spawn(heartbeats(node.clone()));
+    tasks.spawn(forward(node.clone()));
     if node.bug == Some(Bug::ReadFromHead) {
-        tasks.push(tokio::spawn(refresh_read_cache(node.clone())));
+        tasks.spawn(refresh_read_cache(node.clone()));
     }
     let router = Router::new()
         .route("/kv/{key}", get(read).put(write))
@@ -146,9 +145,7 @@ pub async fn run_replica(
         )
         .with_state(node);
     let served = http::serve(listener, router, shutdown).await;
-    for task in tasks {
-        task.abort();
-    }
+    drop(tasks);
     served
 }
 

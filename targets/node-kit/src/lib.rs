@@ -9,6 +9,26 @@ pub mod wal;
 
 use std::collections::BTreeMap;
 
+/// Background tasks that end with their owner: dropping the guard aborts them,
+/// also when the owner's future is itself dropped mid-flight.
+#[derive(Default)]
+pub struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Tasks {
+    /// Starts `task` in the background.
+    pub fn spawn(&mut self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.0.push(tokio::spawn(task));
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// Parses `--peers id=host:port,id=host:port,…`.
 ///
 /// # Errors
