@@ -46,6 +46,20 @@ pub enum Which {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// A bundled store's throughput and latency: 3 nodes on loopback, 50% reads.
+    Target {
+        /// The store: chain-kv.
+        store: String,
+        /// Runs; medians are reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 /// Runs `faultline bench`; returns the exit code.
@@ -53,6 +67,12 @@ pub fn run(args: &BenchArgs) -> u8 {
     let result = match &args.which {
         Which::Corpus { dir, runs, all } => corpus(dir, (*runs).max(1), *all),
         Which::Scale { runs } => scale((*runs).max(1)),
+        Which::Target {
+            store,
+            runs,
+            clients,
+            seconds,
+        } => super::load::run(store, (*runs).max(1), (*clients).max(1), (*seconds).max(1)),
     };
     match result {
         Ok(code) => code,

@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod check;
 pub mod generate;
+pub mod load;
 pub mod node;

@@ -1,0 +1,225 @@
+//! `faultline bench target`: throughput and latency of a bundled store, three
+//! nodes on loopback, driven by concurrent clients (50 % reads, 50 % writes of
+//! unique values over 100 keys), each sending to a random node.
+
+use crate::exit;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Node processes that are killed when this is dropped, on every exit path.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Free loopback ports, found by binding port 0.
+fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr().map(|address| address.port()))
+        .collect()
+}
+
+/// Starts a chain-kv cluster of `size` nodes and its master; returns the nodes'
+/// addresses once the chain serves.
+fn start_chain(size: usize, dir: &std::path::Path) -> Result<(Nodes, Vec<String>), String> {
+    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
+    let ports = free_ports(size + 1).map_err(|error| error.to_string())?;
+    let ids: Vec<String> = std::iter::once("master".to_string())
+        .chain((1..=size).map(|n| format!("n{n}")))
+        .collect();
+    let peers = ids
+        .iter()
+        .zip(&ports)
+        .map(|(id, port)| format!("{id}=127.0.0.1:{port}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut nodes = Nodes(Vec::new());
+    for (id, port) in ids.iter().zip(&ports) {
+        let log = std::fs::File::create(dir.join(format!("{id}.log")))
+            .map_err(|error| error.to_string())?;
+        let child = Command::new(&exe)
+            .args([
+                "node",
+                "chain-kv",
+                "--id",
+                id,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--peers",
+                &peers,
+            ])
+            .arg("--data-dir")
+            .arg(dir.join(id))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|error| error.to_string())?;
+        nodes.0.push(child);
+    }
+    let addresses: Vec<String> = ports[1..]
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect();
+    Ok((nodes, addresses))
+}
+
+/// One run's figures.
+pub struct LoadResult {
+    /// Successful operations per second.
+    pub ops_per_second: f64,
+    /// Median latency of successful operations.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Operations that did not succeed.
+    pub errors: u64,
+}
+
+/// Drives `addresses` with `clients` concurrent clients for `duration`.
+pub async fn drive(addresses: &[String], clients: usize, duration: Duration) -> LoadResult {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("a plain HTTP client builds");
+    // Wait until a write and a read succeed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        let write = client
+            .put(format!("http://{}/kv/warmup", addresses[0]))
+            .body("{\"value\":0}")
+            .send()
+            .await;
+        let read = client
+            .get(format!(
+                "http://{}/kv/warmup",
+                addresses[addresses.len() - 1]
+            ))
+            .send()
+            .await;
+        if write.is_ok_and(|r| r.status().is_success())
+            && read.is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|worker| {
+            let client = client.clone();
+            let addresses = addresses.to_vec();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut rng = super::generate::Rng::new(worker as u64 + 1);
+                let mut latencies = Vec::new();
+                let mut errors = 0u64;
+                let mut written = 0u64;
+                // Bounded in count as well as in time.
+                while !stop.load(Ordering::Relaxed) && latencies.len() < 10_000_000 {
+                    let address = &addresses[rng.below(addresses.len() as u64) as usize];
+                    let key = rng.below(100);
+                    let sent = Instant::now();
+                    let response = if rng.below(2) == 0 {
+                        client
+                            .get(format!("http://{address}/kv/k{key}"))
+                            .send()
+                            .await
+                    } else {
+                        written += 1;
+                        let value = (worker as u64) << 40 | written;
+                        client
+                            .put(format!("http://{address}/kv/k{key}"))
+                            .body(format!("{{\"value\":{value}}}"))
+                            .send()
+                            .await
+                    };
+                    match response {
+                        Ok(response) if response.status().is_success() => {
+                            let _ = response.bytes().await;
+                            latencies.push(sent.elapsed());
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        if let Ok((worker_latencies, worker_errors)) = worker.await {
+            latencies.extend(worker_latencies);
+            errors += worker_errors;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    LoadResult {
+        ops_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(0.5),
+        p99: percentile(0.99),
+        errors,
+    }
+}
+
+/// Runs the benchmark for a bundled store; returns the exit code.
+pub fn run(store: &str, runs: usize, clients: usize, seconds: u64) -> Result<u8, String> {
+    if store != "chain-kv" {
+        return Err(format!("unknown store {store:?}; expected chain-kv"));
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
+    let mut results = Vec::new();
+    for run in 0..runs {
+        let dir = std::env::temp_dir().join(format!("faultline-load-{}-{run}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+        let (nodes, addresses) = start_chain(3, &dir)?;
+        let result = runtime.block_on(drive(&addresses, clients, Duration::from_secs(seconds)));
+        drop(nodes);
+        let _ = std::fs::remove_dir_all(&dir);
+        println!(
+            "run {}: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            run + 1,
+            result.ops_per_second,
+            result.p50.as_secs_f64() * 1e3,
+            result.p99.as_secs_f64() * 1e3,
+            result.errors
+        );
+        results.push(result);
+    }
+    let mut throughput: Vec<f64> = results.iter().map(|result| result.ops_per_second).collect();
+    throughput.sort_by(f64::total_cmp);
+    let mut p50: Vec<Duration> = results.iter().map(|result| result.p50).collect();
+    p50.sort();
+    let mut p99: Vec<Duration> = results.iter().map(|result| result.p99).collect();
+    p99.sort();
+    println!(
+        "{store}, 3 nodes, {clients} clients, 50% reads, fsync on: median {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms",
+        throughput[throughput.len() / 2],
+        p50[p50.len() / 2].as_secs_f64() * 1e3,
+        p99[p99.len() / 2].as_secs_f64() * 1e3
+    );
+    Ok(exit::VALID)
+}
