@@ -11,6 +11,8 @@ use std::path::PathBuf;
 pub enum Store {
     /// Chain replication.
     ChainKv,
+    /// Two-phase commit.
+    TwopcKv,
 }
 
 /// `faultline node`.
@@ -48,20 +50,8 @@ pub fn run(args: &NodeArgs) -> u8 {
 
 fn serve(args: &NodeArgs) -> Result<(), String> {
     let peers = node_kit::parse_peers(&args.peers)?;
-    let bug = match (&args.bug, args.store) {
-        (None, _) => None,
-        (Some(name), Store::ChainKv) => Some(chain_kv::Bug::from_name(name).ok_or_else(|| {
-            format!(
-                "unknown chain-kv bug {name:?}; expected one of {}",
-                chain_kv::Bug::NAMES.join(", ")
-            )
-        })?),
-    };
-    let config = chain_kv::NodeConfig {
-        id: args.id.clone(),
-        peers,
-        data_dir: args.data_dir.clone(),
-        bug,
+    let unknown_bug = |name: &str, names: &[&str]| {
+        format!("unknown bug {name:?}; expected one of {}", names.join(", "))
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     runtime.block_on(async {
@@ -69,10 +59,45 @@ fn serve(args: &NodeArgs) -> Result<(), String> {
             .await
             .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
         eprintln!("{}: listening on {}", args.id, args.listen);
-        let served = if args.id == "master" {
-            chain_kv::run_master(config, listener, stopped()).await
-        } else {
-            chain_kv::run_replica(config, listener, stopped()).await
+        let data_dir = args.data_dir.clone();
+        let id = args.id.clone();
+        let served = match args.store {
+            Store::ChainKv => {
+                let bug = match &args.bug {
+                    None => None,
+                    Some(name) => Some(
+                        chain_kv::Bug::from_name(name)
+                            .ok_or_else(|| unknown_bug(name, chain_kv::Bug::NAMES))?,
+                    ),
+                };
+                let config = chain_kv::NodeConfig {
+                    id,
+                    peers,
+                    data_dir,
+                    bug,
+                };
+                if args.id == "master" {
+                    chain_kv::run_master(config, listener, stopped()).await
+                } else {
+                    chain_kv::run_replica(config, listener, stopped()).await
+                }
+            }
+            Store::TwopcKv => {
+                let bug = match &args.bug {
+                    None => None,
+                    Some(name) => Some(
+                        twopc_kv::Bug::from_name(name)
+                            .ok_or_else(|| unknown_bug(name, twopc_kv::Bug::NAMES))?,
+                    ),
+                };
+                let config = twopc_kv::NodeConfig {
+                    id,
+                    peers,
+                    data_dir,
+                    bug,
+                };
+                twopc_kv::run_node(config, listener, stopped()).await
+            }
         };
         served.map_err(|error| error.to_string())
     })
