@@ -309,7 +309,9 @@ impl Node {
                             list
                         }
                         other => {
-                            return Err(format!("malformed: cannot append to the non-list {other}"));
+                            return Err(format!(
+                                "malformed: cannot append to the non-list {other}"
+                            ));
                         }
                     };
                     overlay.insert(key, Value::Array(list));
