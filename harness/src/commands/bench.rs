@@ -48,7 +48,7 @@ pub enum Which {
     },
     /// A bundled store's throughput and latency: 3 nodes on loopback, 50% reads.
     Target {
-        /// The store: chain-kv.
+        /// The store: chain-kv or twopc-kv.
         store: String,
         /// Runs; medians are reported.
         #[arg(long, default_value_t = 3)]

@@ -31,12 +31,18 @@ fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
         .collect()
 }
 
-/// Starts a chain-kv cluster of `size` nodes and its master; returns the nodes'
-/// addresses once the chain serves.
-fn start_chain(size: usize, dir: &std::path::Path) -> Result<(Nodes, Vec<String>), String> {
+/// Starts a cluster of `size` nodes of `store` (and chain-kv's master); returns
+/// the nodes' addresses.
+fn start_cluster(
+    store: &str,
+    size: usize,
+    dir: &std::path::Path,
+) -> Result<(Nodes, Vec<String>), String> {
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let ports = free_ports(size + 1).map_err(|error| error.to_string())?;
+    let master = usize::from(store == "chain-kv");
+    let ports = free_ports(size + master).map_err(|error| error.to_string())?;
     let ids: Vec<String> = std::iter::once("master".to_string())
+        .take(master)
         .chain((1..=size).map(|n| format!("n{n}")))
         .collect();
     let peers = ids
@@ -52,7 +58,7 @@ fn start_chain(size: usize, dir: &std::path::Path) -> Result<(Nodes, Vec<String>
         let child = Command::new(&exe)
             .args([
                 "node",
-                "chain-kv",
+                store,
                 "--id",
                 id,
                 "--listen",
@@ -68,7 +74,7 @@ fn start_chain(size: usize, dir: &std::path::Path) -> Result<(Nodes, Vec<String>
             .map_err(|error| error.to_string())?;
         nodes.0.push(child);
     }
-    let addresses: Vec<String> = ports[1..]
+    let addresses: Vec<String> = ports[master..]
         .iter()
         .map(|port| format!("127.0.0.1:{port}"))
         .collect();
@@ -187,15 +193,17 @@ pub async fn drive(addresses: &[String], clients: usize, duration: Duration) -> 
 
 /// Runs the benchmark for a bundled store; returns the exit code.
 pub fn run(store: &str, runs: usize, clients: usize, seconds: u64) -> Result<u8, String> {
-    if store != "chain-kv" {
-        return Err(format!("unknown store {store:?}; expected chain-kv"));
+    if store != "chain-kv" && store != "twopc-kv" {
+        return Err(format!(
+            "unknown store {store:?}; expected chain-kv or twopc-kv"
+        ));
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     let mut results = Vec::new();
     for run in 0..runs {
         let dir = std::env::temp_dir().join(format!("faultline-load-{}-{run}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
-        let (nodes, addresses) = start_chain(3, &dir)?;
+        let (nodes, addresses) = start_cluster(store, 3, &dir)?;
         let result = runtime.block_on(drive(&addresses, clients, Duration::from_secs(seconds)));
         drop(nodes);
         let _ = std::fs::remove_dir_all(&dir);

@@ -575,19 +575,13 @@ async fn decide(node: &Node, tx: &str) -> Decision {
         .or_insert(Decision::Abort)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|error| {
-        http::error(&ApiError::new(
+async fn prepare(State(node): State<Shared>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Prepare>(&body) {
+        Ok(request) => http::json(200, &node.prepare(request).await),
+        Err(error) => http::error(&ApiError::new(
             ErrorCode::MalformedRequest,
             error.to_string(),
-        ))
-    })
-}
-
-async fn prepare(State(node): State<Shared>, body: Bytes) -> Response {
-    match parse::<Prepare>(&body) {
-        Ok(request) => http::json(200, &node.prepare(request).await),
-        Err(response) => response,
+        )),
     }
 }
 
