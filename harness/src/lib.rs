@@ -7,5 +7,6 @@
 //! - `generate`: write synthetic histories for benchmarks.
 
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod exit;

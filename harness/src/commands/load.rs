@@ -2,84 +2,11 @@
 //! nodes on loopback, driven by concurrent clients (50 % reads, 50 % writes of
 //! unique values over 100 keys), each sending to a random node.
 
+use crate::cluster::LocalCluster;
 use crate::exit;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// Node processes that are killed when this is dropped, on every exit path.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Free loopback ports, found by binding port 0.
-fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<std::net::TcpListener> = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()?;
-    listeners
-        .iter()
-        .map(|listener| listener.local_addr().map(|address| address.port()))
-        .collect()
-}
-
-/// Starts a cluster of `size` nodes of `store` (and chain-kv's master); returns
-/// the nodes' addresses.
-fn start_cluster(
-    store: &str,
-    size: usize,
-    dir: &std::path::Path,
-) -> Result<(Nodes, Vec<String>), String> {
-    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let master = usize::from(store == "chain-kv");
-    let ports = free_ports(size + master).map_err(|error| error.to_string())?;
-    let ids: Vec<String> = std::iter::once("master".to_string())
-        .take(master)
-        .chain((1..=size).map(|n| format!("n{n}")))
-        .collect();
-    let peers = ids
-        .iter()
-        .zip(&ports)
-        .map(|(id, port)| format!("{id}=127.0.0.1:{port}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut nodes = Nodes(Vec::new());
-    for (id, port) in ids.iter().zip(&ports) {
-        let log = std::fs::File::create(dir.join(format!("{id}.log")))
-            .map_err(|error| error.to_string())?;
-        let child = Command::new(&exe)
-            .args([
-                "node",
-                store,
-                "--id",
-                id,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--peers",
-                &peers,
-            ])
-            .arg("--data-dir")
-            .arg(dir.join(id))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|error| error.to_string())?;
-        nodes.0.push(child);
-    }
-    let addresses: Vec<String> = ports[master..]
-        .iter()
-        .map(|port| format!("127.0.0.1:{port}"))
-        .collect();
-    Ok((nodes, addresses))
-}
 
 /// One run's figures.
 pub struct LoadResult {
@@ -193,19 +120,19 @@ pub async fn drive(addresses: &[String], clients: usize, duration: Duration) -> 
 
 /// Runs the benchmark for a bundled store; returns the exit code.
 pub fn run(store: &str, runs: usize, clients: usize, seconds: u64) -> Result<u8, String> {
-    if store != "chain-kv" && store != "twopc-kv" {
-        return Err(format!(
-            "unknown store {store:?}; expected chain-kv or twopc-kv"
-        ));
-    }
+    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     let mut results = Vec::new();
     for run in 0..runs {
         let dir = std::env::temp_dir().join(format!("faultline-load-{}-{run}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
-        let (nodes, addresses) = start_cluster(store, 3, &dir)?;
-        let result = runtime.block_on(drive(&addresses, clients, Duration::from_secs(seconds)));
-        drop(nodes);
+        let cluster = LocalCluster::start(&exe, store, 3, &dir, None)?;
+        let result = runtime.block_on(drive(
+            &cluster.addresses(),
+            clients,
+            Duration::from_secs(seconds),
+        ));
+        drop(cluster);
         let _ = std::fs::remove_dir_all(&dir);
         println!(
             "run {}: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",

@@ -1,0 +1,152 @@
+//! A bundled store's nodes as real processes on loopback: started from this very
+//! binary (`faultline node …`), killed with SIGKILL and restarted with the same
+//! address and data, and never left behind: dropping the cluster kills every
+//! node.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running cluster of one bundled store.
+pub struct LocalCluster {
+    store: String,
+    exe: PathBuf,
+    dir: PathBuf,
+    bug: Option<String>,
+    /// Every node's port by id, chain-kv's master included.
+    ports: BTreeMap<String, u16>,
+    children: BTreeMap<String, Child>,
+}
+
+/// Free loopback ports, found by binding port 0.
+fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr().map(|address| address.port()))
+        .collect()
+}
+
+impl LocalCluster {
+    /// Starts `size` nodes of `store` (`chain-kv` adds its master), with logs and
+    /// data under `dir`, running `exe` (this binary).
+    ///
+    /// # Errors
+    /// An unknown store, or a node that cannot be started.
+    pub fn start(
+        exe: &Path,
+        store: &str,
+        size: usize,
+        dir: &Path,
+        bug: Option<&str>,
+    ) -> Result<LocalCluster, String> {
+        if store != "chain-kv" && store != "twopc-kv" {
+            return Err(format!(
+                "unknown store {store:?}; expected chain-kv or twopc-kv"
+            ));
+        }
+        let master = usize::from(store == "chain-kv");
+        let ids: Vec<String> = std::iter::once("master".to_string())
+            .take(master)
+            .chain((1..=size).map(|n| format!("n{n}")))
+            .collect();
+        let ports = free_ports(ids.len()).map_err(|error| error.to_string())?;
+        let mut cluster = LocalCluster {
+            store: store.to_string(),
+            exe: exe.to_path_buf(),
+            dir: dir.to_path_buf(),
+            bug: bug.map(str::to_string),
+            ports: ids.into_iter().zip(ports).collect(),
+            children: BTreeMap::new(),
+        };
+        let ids: Vec<String> = cluster.ports.keys().cloned().collect();
+        for id in ids {
+            cluster.launch(&id)?;
+        }
+        Ok(cluster)
+    }
+
+    fn launch(&mut self, id: &str) -> Result<(), String> {
+        let peers = self
+            .ports
+            .iter()
+            .map(|(id, port)| format!("{id}=127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{id}.log")))
+            .map_err(|error| error.to_string())?;
+        let mut command = Command::new(&self.exe);
+        command
+            .args([
+                "node",
+                &self.store,
+                "--id",
+                id,
+                "--listen",
+                &format!("127.0.0.1:{}", self.ports[id]),
+                "--peers",
+                &peers,
+            ])
+            .arg("--data-dir")
+            .arg(self.dir.join(id))
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(bug) = &self.bug {
+            command.args(["--bug", bug]);
+        }
+        let child = command
+            .spawn()
+            .map_err(|error| format!("starting {id}: {error}"))?;
+        self.children.insert(id.to_string(), child);
+        Ok(())
+    }
+
+    /// The addresses clients use: every node but chain-kv's master.
+    pub fn addresses(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .filter(|(id, _)| id.as_str() != "master")
+            .map(|(_, port)| format!("127.0.0.1:{port}"))
+            .collect()
+    }
+
+    /// The ids of the nodes clients use.
+    pub fn nodes(&self) -> Vec<String> {
+        self.ports
+            .keys()
+            .filter(|id| id.as_str() != "master")
+            .cloned()
+            .collect()
+    }
+
+    /// Kills a node with SIGKILL, as a crash, and reaps it.
+    pub fn kill(&mut self, id: &str) {
+        if let Some(mut child) = self.children.remove(id) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a killed node again, with the same address and data.
+    ///
+    /// # Errors
+    /// A node that cannot be started.
+    pub fn restart(&mut self, id: &str) -> Result<(), String> {
+        self.kill(id);
+        self.launch(id)
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        let ids: Vec<String> = self.children.keys().cloned().collect();
+        for id in ids {
+            self.kill(&id);
+        }
+    }
+}
