@@ -18,6 +18,10 @@ const EXIT_CODES: &str = "Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arg
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a bundled cluster, run a workload against it, record the history,
+    /// check it and store everything (the main job).
+    #[command(after_help = EXIT_CODES)]
+    Run(crate::run::RunArgs),
     /// Check a history file for linearizability and print the verdict with a witness.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
@@ -66,6 +70,7 @@ pub struct CheckArgs {
 /// Runs a parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
+        Command::Run(args) => crate::run::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Generate(args) => commands::generate::run(&args),

@@ -4,14 +4,19 @@
 //! node.
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
+
+/// The environment variable that tells a node which process started it.
+pub const PARENT_PID: &str = "FAULTLINE_PARENT_PID";
 
 /// A running cluster of one bundled store.
 pub struct LocalCluster {
     store: String,
     exe: PathBuf,
     dir: PathBuf,
+    logs: PathBuf,
     bug: Option<String>,
     /// Every node's port by id, chain-kv's master included.
     ports: BTreeMap<String, u16>,
@@ -42,6 +47,22 @@ impl LocalCluster {
         dir: &Path,
         bug: Option<&str>,
     ) -> Result<LocalCluster, String> {
+        LocalCluster::start_with_logs(exe, store, size, dir, dir, bug)
+    }
+
+    /// As [`LocalCluster::start`], with each node's stdout and stderr in
+    /// `logs/<id>.log`.
+    ///
+    /// # Errors
+    /// An unknown store, or a node that cannot be started.
+    pub fn start_with_logs(
+        exe: &Path,
+        store: &str,
+        size: usize,
+        dir: &Path,
+        logs: &Path,
+        bug: Option<&str>,
+    ) -> Result<LocalCluster, String> {
         if store != "chain-kv" && store != "twopc-kv" {
             return Err(format!(
                 "unknown store {store:?}; expected chain-kv or twopc-kv"
@@ -57,6 +78,7 @@ impl LocalCluster {
             store: store.to_string(),
             exe: exe.to_path_buf(),
             dir: dir.to_path_buf(),
+            logs: logs.to_path_buf(),
             bug: bug.map(str::to_string),
             ports: ids.into_iter().zip(ports).collect(),
             children: BTreeMap::new(),
@@ -78,8 +100,9 @@ impl LocalCluster {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join(format!("{id}.log")))
+            .open(self.logs.join(format!("{id}.log")))
             .map_err(|error| error.to_string())?;
+        let log_err = log.try_clone().map_err(|error| error.to_string())?;
         let mut command = Command::new(&self.exe);
         command
             .args([
@@ -94,8 +117,12 @@ impl LocalCluster {
             ])
             .arg("--data-dir")
             .arg(self.dir.join(id))
-            .stdout(Stdio::null())
-            .stderr(log);
+            .stdout(log)
+            .stderr(log_err)
+            // Its own process group, so that signals reach anything it starts;
+            // and it dies with this process (see `faultline node`).
+            .process_group(0)
+            .env(PARENT_PID, std::process::id().to_string());
         if let Some(bug) = &self.bug {
             command.args(["--bug", bug]);
         }
@@ -124,9 +151,11 @@ impl LocalCluster {
             .collect()
     }
 
-    /// Kills a node with SIGKILL, as a crash, and reaps it.
+    /// Kills a node's process group with SIGKILL, as a crash, and reaps it.
     pub fn kill(&mut self, id: &str) {
         if let Some(mut child) = self.children.remove(id) {
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -138,8 +138,17 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
             linearizable: report,
         },
     };
+    let json = serde_json::to_string_pretty(&results).expect("results serialize") + "\n";
+    if args.file.is_dir() {
+        std::fs::write(args.file.join("results.json"), &json).map_err(|error| {
+            format!(
+                "{}: cannot write results.json: {error}",
+                args.file.display()
+            )
+        })?;
+    }
     let output = if args.json {
-        serde_json::to_string_pretty(&results).expect("results serialize") + "\n"
+        json
     } else {
         render_human(&history, &results, elapsed)
     };

@@ -48,7 +48,24 @@ pub fn run(args: &NodeArgs) -> u8 {
     }
 }
 
+/// A node started by faultline dies with it, even if faultline is killed with
+/// SIGKILL and cannot clean up: the kernel sends this node SIGKILL when its
+/// parent exits. If the parent is already gone, the node stops at once.
+fn die_with_parent() {
+    let Some(parent) = std::env::var(crate::cluster::PARENT_PID)
+        .ok()
+        .and_then(|pid| pid.parse::<i32>().ok())
+    else {
+        return;
+    };
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    if nix::unistd::getppid().as_raw() != parent {
+        std::process::exit(0);
+    }
+}
+
 fn serve(args: &NodeArgs) -> Result<(), String> {
+    die_with_parent();
     let peers = node_kit::parse_peers(&args.peers)?;
     let unknown_bug = |name: &str, names: &[&str]| {
         format!("unknown bug {name:?}; expected one of {}", names.join(", "))

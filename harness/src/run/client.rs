@@ -1,0 +1,265 @@
+//! Clients: an operation becomes an HTTP request to one node, and the response —
+//! or the error — becomes `ok`, `fail` or `info` in exactly one place,
+//! [`classify`], following the error table in `targets/README.md`.
+
+use super::generator::OpSpec;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How an operation ended, as the history records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completion {
+    /// It happened; the value read or written.
+    Ok(Value),
+    /// It certainly did not happen; why.
+    Fail(Value),
+    /// It may or may not have happened; why.
+    Info(Value),
+}
+
+/// A pooled HTTP client with a per-request timeout.
+pub fn http_client(timeout: Duration, connections: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_millis(500))
+        .pool_max_idle_per_host(connections)
+        .build()
+        .expect("a plain HTTP client builds")
+}
+
+/// Sends `op` to the node at `address` and classifies the outcome.
+pub async fn invoke(client: &reqwest::Client, address: &str, op: &OpSpec) -> Completion {
+    let url = match op.f {
+        "cas" => format!("http://{address}/kv/{}/cas", op.key),
+        _ => format!("http://{address}/kv/{}", op.key),
+    };
+    let request = match op.f {
+        "read" => client.get(url),
+        "write" => client
+            .put(url)
+            .body(json!({ "value": op.value }).to_string()),
+        _ => client
+            .post(url)
+            .body(json!({ "from": op.value[0], "to": op.value[1] }).to_string()),
+    };
+    let response = match request
+        .header("content-type", "application/json")
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        Err(error) => {
+            return classify(
+                op,
+                Outcome::Transport {
+                    connect: error.is_connect(),
+                    message: error.to_string(),
+                },
+            );
+        }
+    };
+    let status = response.status().as_u16();
+    match response.bytes().await {
+        Ok(body) => classify(
+            op,
+            Outcome::Response {
+                status,
+                body: &body,
+            },
+        ),
+        Err(error) => classify(
+            op,
+            Outcome::Transport {
+                connect: false,
+                message: error.to_string(),
+            },
+        ),
+    }
+}
+
+/// What came back from a request.
+pub enum Outcome<'a> {
+    /// An HTTP response.
+    Response {
+        /// Its status.
+        status: u16,
+        /// Its body.
+        body: &'a [u8],
+    },
+    /// No response.
+    Transport {
+        /// Whether the connection was never made (the request was not sent).
+        connect: bool,
+        /// The error.
+        message: String,
+    },
+}
+
+/// The one place outcomes are classified.
+///
+/// - 2xx: `ok`, with the value read (reads) or the value written.
+/// - An error body saying `definite: true`: `fail`; `definite: false`: `info`.
+/// - Any other 4xx: `fail` (refused); any other 5xx: `info`.
+/// - No connection made: `fail`; a timeout or reset after sending: `info`.
+/// - A read that did not succeed is `fail` whatever happened: reads change
+///   nothing, so one that may have run is the same as one that did not (Jepsen
+///   does the same), and its process need not be retired.
+pub fn classify(op: &OpSpec, outcome: Outcome) -> Completion {
+    let completion = match outcome {
+        Outcome::Response { status, body } if (200..300).contains(&status) => {
+            if op.f == "read" {
+                match serde_json::from_slice::<Value>(body) {
+                    Ok(reply) => Completion::Ok(reply["value"].clone()),
+                    Err(error) => Completion::Info(json!(format!("unreadable reply: {error}"))),
+                }
+            } else {
+                Completion::Ok(op.value.clone())
+            }
+        }
+        Outcome::Response { status, body } => {
+            match serde_json::from_slice::<kv_api_error::ErrorBody>(body) {
+                Ok(error) if error.definite => Completion::Fail(json!(error.error)),
+                Ok(error) => Completion::Info(json!(error.error)),
+                Err(_) if (400..500).contains(&status) => {
+                    Completion::Fail(json!(format!("http-{status}")))
+                }
+                Err(_) => Completion::Info(json!(format!("http-{status}"))),
+            }
+        }
+        Outcome::Transport {
+            connect: true,
+            message,
+        } => Completion::Fail(json!(format!("connect: {message}"))),
+        Outcome::Transport {
+            connect: false,
+            message,
+        } => Completion::Info(json!(format!("indeterminate: {message}"))),
+    };
+    match completion {
+        Completion::Info(error) if op.f == "read" => Completion::Fail(error),
+        other => other,
+    }
+}
+
+/// The error body of the bundled stores' API, as read here.
+mod kv_api_error {
+    /// `{"error": code, "message": …, "definite": bool}`.
+    #[derive(serde::Deserialize)]
+    pub struct ErrorBody {
+        pub error: String,
+        pub definite: bool,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(f: &'static str, value: Value) -> OpSpec {
+        OpSpec {
+            f,
+            key: "k".to_string(),
+            value,
+        }
+    }
+
+    #[test]
+    fn outcomes_classify_by_the_error_table() {
+        let write = op("write", json!(3));
+        let read = op("read", Value::Null);
+        let cas = op("cas", json!([1, 2]));
+        let error = |code: &str, definite: bool| {
+            json!({"error": code, "message": "m", "definite": definite}).to_string()
+        };
+        let cases = [
+            (
+                &write,
+                200,
+                "{\"ok\":true}".to_string(),
+                Completion::Ok(json!(3)),
+            ),
+            (
+                &read,
+                200,
+                "{\"value\":7}".to_string(),
+                Completion::Ok(json!(7)),
+            ),
+            (
+                &read,
+                200,
+                "{\"value\":null}".to_string(),
+                Completion::Ok(Value::Null),
+            ),
+            (
+                &cas,
+                409,
+                error("precondition-failed", true),
+                Completion::Fail(json!("precondition-failed")),
+            ),
+            (
+                &write,
+                503,
+                error("unavailable", true),
+                Completion::Fail(json!("unavailable")),
+            ),
+            (
+                &write,
+                504,
+                error("timeout", false),
+                Completion::Info(json!("timeout")),
+            ),
+            (
+                &write,
+                500,
+                "oops".to_string(),
+                Completion::Info(json!("http-500")),
+            ),
+            (
+                &write,
+                404,
+                "nope".to_string(),
+                Completion::Fail(json!("http-404")),
+            ),
+            (
+                &read,
+                504,
+                error("timeout", false),
+                Completion::Fail(json!("timeout")),
+            ),
+        ];
+        for (op, status, body, expected) in cases {
+            let outcome = Outcome::Response {
+                status,
+                body: body.as_bytes(),
+            };
+            assert_eq!(classify(op, outcome), expected, "{} {status} {body}", op.f);
+        }
+        let garbage = classify(
+            &read,
+            Outcome::Response {
+                status: 200,
+                body: b"garbage",
+            },
+        );
+        assert!(
+            matches!(garbage, Completion::Fail(_)),
+            "an unreadable read reply: {garbage:?}"
+        );
+        let refused = Outcome::Transport {
+            connect: true,
+            message: "refused".into(),
+        };
+        assert_eq!(
+            classify(&write, refused),
+            Completion::Fail(json!("connect: refused"))
+        );
+        let timeout = Outcome::Transport {
+            connect: false,
+            message: "timed out".into(),
+        };
+        assert_eq!(
+            classify(&cas, timeout),
+            Completion::Info(json!("indeterminate: timed out"))
+        );
+    }
+}

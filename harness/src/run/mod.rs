@@ -1,0 +1,590 @@
+//! `faultline run`: the main job, step by step.
+//!
+//! 1. Validate the arguments into a plan; refuse a bad one before anything starts.
+//! 2. Create the store directory and write `plan.json`; print the seed and the path.
+//! 3. Start the nodes (real processes, each in its own process group, dying with
+//!    this one; logs and data under `nodes/` in the store) and wait until the
+//!    cluster answers.
+//! 4. Run the workload: one task per worker thread, each a logical process bound
+//!    to a node, until the time limit or Ctrl-C; every invocation and completion
+//!    goes through the recorder into `history.jsonl`. A process whose operation
+//!    ends `info` is retired and a fresh id takes its place.
+//! 5. Final phase: read every key the workload may have touched.
+//! 6. Stop every node (also on errors and panics: the cluster kills them on drop).
+//! 7. Check the history, write `results.json`, print the verdict last.
+
+pub mod client;
+pub mod generator;
+pub mod recorder;
+pub mod store;
+
+use crate::cluster::LocalCluster;
+use crate::commands::check::{self, CheckResults, Checkers};
+use crate::exit;
+use checkers::linearizable;
+use checkers::{ModelKind, Validity};
+use clap::Args;
+use client::{Completion, http_client, invoke};
+use generator::{GeneratorOptions, Mix, ThreadGenerator, Workload};
+use histories::{EventType, Process};
+use recorder::Recorder;
+use serde::Serialize;
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// `faultline run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The bundled store to test: chain-kv or twopc-kv.
+    #[arg(long, default_value = "chain-kv")]
+    pub target: String,
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// A planted bug to switch on in every node (see targets/README.md).
+    #[arg(long)]
+    pub bug: Option<String>,
+    /// The workload: register, cas-register or kv.
+    #[arg(long, default_value = "cas-register")]
+    pub workload: String,
+    /// Worker threads: a number, or `Nn` for N per node (e.g. 3n).
+    #[arg(long, default_value = "10")]
+    pub concurrency: String,
+    /// Target rate over all workers, operations per second.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Seconds of workload before the final reads.
+    #[arg(long, default_value_t = 30.0)]
+    pub time_limit: f64,
+    /// Keys in use at once (cas-register, kv).
+    #[arg(long, default_value_t = 10)]
+    pub key_count: usize,
+    /// Operations per key before it is replaced by a fresh one (0: never), which
+    /// keeps each key's history short to check.
+    #[arg(long, default_value_t = 200)]
+    pub ops_per_key: usize,
+    /// Weights of reads, writes and cas, e.g. 2,1,1.
+    #[arg(long, default_value = "2,1,1")]
+    pub mix: String,
+    /// The seed of every random choice (default: from the clock, and printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Per-request timeout in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub timeout_ms: u64,
+}
+
+/// A validated plan: what `plan.json` records.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// faultline's version.
+    pub version: &'static str,
+    /// The test's name: target and workload.
+    pub test: String,
+    /// The seed.
+    pub seed: u64,
+    /// The store.
+    pub target: String,
+    /// Nodes.
+    pub nodes: usize,
+    /// The planted bug, if any.
+    pub bug: Option<String>,
+    /// The workload.
+    pub workload: Workload,
+    /// Worker threads.
+    pub concurrency: usize,
+    /// Target rate, ops/s.
+    pub rate: f64,
+    /// Seconds of workload.
+    pub time_limit_s: f64,
+    /// Keys in use at once.
+    pub key_count: usize,
+    /// Operations per key.
+    pub ops_per_key: usize,
+    /// The mix.
+    pub mix: Mix,
+    /// Per-request timeout.
+    pub timeout_ms: u64,
+    /// The model the history is checked against.
+    pub model: ModelKind,
+    /// The command that reproduces this run's schedule.
+    pub command: String,
+    #[serde(skip)]
+    store: PathBuf,
+}
+
+impl Plan {
+    /// Validates `args`.
+    ///
+    /// # Errors
+    /// A message saying what is allowed.
+    pub fn from_args(args: &RunArgs) -> Result<Plan, String> {
+        let bugs: &[&str] = match args.target.as_str() {
+            "chain-kv" => chain_kv::Bug::NAMES,
+            "twopc-kv" => twopc_kv::Bug::NAMES,
+            other => {
+                return Err(format!(
+                    "unknown target {other:?}; expected chain-kv or twopc-kv (a config file for other stores comes with --target-config)"
+                ));
+            }
+        };
+        if let Some(bug) = &args.bug
+            && !bugs.contains(&bug.as_str())
+        {
+            return Err(format!(
+                "{} has no bug {bug:?}; expected one of {}",
+                args.target,
+                bugs.join(", ")
+            ));
+        }
+        if args.nodes == 0 {
+            return Err("--nodes must be at least 1".to_string());
+        }
+        let workload = Workload::from_name(&args.workload).ok_or_else(|| {
+            let also = if args.target == "twopc-kv" {
+                " (list-append and rw-register come with transactional checking)"
+            } else {
+                ""
+            };
+            format!(
+                "unknown workload {:?}; expected one of {}{also}",
+                args.workload,
+                Workload::NAMES.join(", ")
+            )
+        })?;
+        let concurrency = match args.concurrency.strip_suffix('n') {
+            Some(per_node) => per_node
+                .parse::<usize>()
+                .map(|per_node| per_node * args.nodes),
+            None => args.concurrency.parse::<usize>(),
+        }
+        .ok()
+        .filter(|&concurrency| concurrency > 0)
+        .ok_or_else(|| {
+            format!(
+                "--concurrency {:?}: expected a positive number, or Nn for N per node (e.g. 3n)",
+                args.concurrency
+            )
+        })?;
+        if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
+            return Err(format!(
+                "--time-limit must be a positive number of seconds, not {}",
+                args.time_limit
+            ));
+        }
+        if !(args.rate > 0.0 && args.rate.is_finite()) {
+            return Err(format!(
+                "--rate must be a positive number of operations per second, not {}",
+                args.rate
+            ));
+        }
+        if args.key_count == 0 {
+            return Err("--key-count must be at least 1".to_string());
+        }
+        if args.timeout_ms == 0 {
+            return Err("--timeout-ms must be at least 1".to_string());
+        }
+        let mix = Mix::parse(&args.mix)?;
+        store::check_writable(&args.store)?;
+        let seed = args
+            .seed
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_micros() as u64);
+        let test = format!("{}-{}", args.target, workload.name());
+        let mut command = format!(
+            "faultline run --target {} --nodes {} --workload {} --concurrency {concurrency} --rate {} --time-limit {} --key-count {} --ops-per-key {} --mix {} --seed {seed}",
+            args.target,
+            args.nodes,
+            args.workload,
+            args.rate,
+            args.time_limit,
+            args.key_count,
+            args.ops_per_key,
+            args.mix
+        );
+        if let Some(bug) = &args.bug {
+            command.push_str(&format!(" --bug {bug}"));
+        }
+        Ok(Plan {
+            version: env!("CARGO_PKG_VERSION"),
+            test,
+            seed,
+            target: args.target.clone(),
+            nodes: args.nodes,
+            bug: args.bug.clone(),
+            workload,
+            concurrency,
+            rate: args.rate,
+            time_limit_s: args.time_limit,
+            key_count: args.key_count,
+            ops_per_key: args.ops_per_key,
+            mix,
+            timeout_ms: args.timeout_ms,
+            model: ModelKind::CasRegister,
+            command,
+            store: args.store.clone(),
+        })
+    }
+}
+
+/// Runs `faultline run`; returns the exit code.
+pub fn run(args: &RunArgs) -> u8 {
+    let plan = match Plan::from_args(args) {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("faultline run: {message}");
+            return exit::BAD_ARGUMENTS;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("faultline run: {error}");
+            return exit::HARNESS_FAILED;
+        }
+    };
+    match runtime.block_on(execute(plan)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("faultline run: {message}");
+            exit::HARNESS_FAILED
+        }
+    }
+}
+
+async fn execute(plan: Plan) -> Result<u8, String> {
+    let dir = store::create(&plan.store, &plan.test)?;
+    println!("seed={} store={}", plan.seed, dir.display());
+    let plan_json = serde_json::to_string_pretty(&plan).expect("the plan serializes") + "\n";
+    std::fs::write(dir.join("plan.json"), plan_json).map_err(|error| error.to_string())?;
+
+    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
+    let cluster = LocalCluster::start_with_logs(
+        &exe,
+        &plan.target,
+        plan.nodes,
+        &dir.join("nodes"),
+        &dir.join("nodes"),
+        plan.bug.as_deref(),
+    )?;
+    let addresses = cluster.addresses();
+    let client = http_client(Duration::from_millis(plan.timeout_ms), plan.concurrency);
+    wait_until_ready(&client, &addresses).await?;
+
+    let start = Instant::now();
+    let recorder = Arc::new(
+        Recorder::create(&dir.join("history.jsonl"), start).map_err(|error| error.to_string())?,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let signals = tokio::spawn(stop_on_signal(stop.clone(), interrupted.clone()));
+    let progress = tokio::spawn(report_progress(
+        recorder.clone(),
+        stop.clone(),
+        plan.time_limit_s,
+    ));
+    let options = GeneratorOptions {
+        workload: plan.workload,
+        mix: plan.mix,
+        key_count: plan.key_count,
+        ops_per_key: plan.ops_per_key,
+        concurrency: plan.concurrency,
+        rate: plan.rate,
+        seed: plan.seed,
+    };
+    let deadline = start + Duration::from_secs_f64(plan.time_limit_s);
+    let workers: Vec<_> = (0..plan.concurrency)
+        .map(|thread| {
+            let worker = Worker {
+                thread,
+                concurrency: plan.concurrency,
+                address: addresses[thread % addresses.len()].clone(),
+                client: client.clone(),
+                recorder: recorder.clone(),
+                stop: stop.clone(),
+            };
+            let generator = ThreadGenerator::new(&options, thread);
+            tokio::spawn(worker.run(generator, deadline))
+        })
+        .collect();
+    let mut generations = 0;
+    let mut failure = None;
+    let mut processes = Vec::new();
+    for worker in workers {
+        match worker.await {
+            Ok(Ok((generation, process))) => {
+                generations = generations.max(generation);
+                processes.push(process);
+            }
+            Ok(Err(error)) => failure = Some(error),
+            Err(error) => failure = Some(error.to_string()),
+        }
+    }
+    // The final phase: read every key that may have been written, unless the
+    // run was interrupted.
+    if failure.is_none() && !interrupted.load(Ordering::Relaxed) {
+        let readers: Vec<_> = processes
+            .into_iter()
+            .enumerate()
+            .map(|(thread, process)| {
+                let keys = ThreadGenerator::final_keys(&options, thread, generations);
+                let worker = Worker {
+                    thread,
+                    concurrency: plan.concurrency,
+                    address: addresses[thread % addresses.len()].clone(),
+                    client: client.clone(),
+                    recorder: recorder.clone(),
+                    stop: interrupted.clone(),
+                };
+                tokio::spawn(worker.read_all(process, keys))
+            })
+            .collect();
+        for reader in readers {
+            if let Ok(Err(error)) = reader.await {
+                failure = Some(error);
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = progress.await;
+    signals.abort();
+    drop(cluster);
+    if let Some(error) = failure {
+        return Err(format!(
+            "the run failed: {error}; its history so far is in {}",
+            dir.display()
+        ));
+    }
+
+    let (results, _) = check_store(&dir)?;
+    let code = results.valid.exit_code();
+    let report = &results.checkers.linearizable;
+    for witness in report.witnesses.iter().take(1) {
+        println!("\n{}", witness.explanation);
+    }
+    if results.valid != Validity::Valid {
+        println!("\nreproduce the schedule with: {}", plan.command);
+    }
+    println!(
+        "verdict={} checker=linearizable keys={} invalid_keys={} operations={} results={}",
+        results.valid.name(),
+        report.keys,
+        report.invalid_keys.len(),
+        report.operations,
+        dir.join("results.json").display()
+    );
+    Ok(code)
+}
+
+/// Checks a stored run's history and writes its `results.json`; the same bytes
+/// as `faultline check DIR --json`.
+///
+/// # Errors
+/// The history cannot be read or checked.
+pub fn check_store(dir: &Path) -> Result<(CheckResults, String), String> {
+    let (history, format) = check::load(dir, None)?;
+    let options = linearizable::Options::new(ModelKind::infer(&history));
+    let report = linearizable::check(&history, &options).map_err(|error| error.to_string())?;
+    let results = CheckResults {
+        valid: report.valid,
+        file: history.file.clone(),
+        format: format.name(),
+        events: history.events.len(),
+        checkers: Checkers {
+            linearizable: report,
+        },
+    };
+    let json = serde_json::to_string_pretty(&results).expect("results serialize") + "\n";
+    std::fs::write(dir.join("results.json"), &json).map_err(|error| error.to_string())?;
+    Ok((results, json))
+}
+
+/// Waits until every node answers `/health` and a read through the first node
+/// succeeds (the cluster has formed), for at most 30 s.
+async fn wait_until_ready(client: &reqwest::Client, addresses: &[String]) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut ready = true;
+        for address in addresses {
+            let healthy = client.get(format!("http://{address}/health")).send().await;
+            ready &= healthy.is_ok_and(|response| response.status().is_success());
+        }
+        if ready {
+            let read = client
+                .get(format!("http://{}/kv/faultline-ready", addresses[0]))
+                .send()
+                .await;
+            if read.is_ok_and(|response| response.status().is_success()) {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(
+                "the cluster did not become ready within 30 s (see the node logs in the store)"
+                    .to_string(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Ctrl-C or SIGTERM stops the workload; the run then tears down and checks
+/// what it recorded.
+async fn stop_on_signal(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    eprintln!(
+        "interrupted: stopping the workload, then stopping the nodes and checking the history so far"
+    );
+    interrupted.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+}
+
+/// A progress bar on a terminal; plain lines every 5 s otherwise (CI).
+async fn report_progress(recorder: Arc<Recorder>, stop: Arc<AtomicBool>, limit_s: f64) {
+    let started = Instant::now();
+    let bar = std::io::stdout().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new((limit_s * 1000.0) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut last_line = Instant::now();
+    let mut last_count = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let counts = &recorder.counts;
+        let (ok, fail, info) = (
+            counts.ok.load(Ordering::Relaxed),
+            counts.fail.load(Ordering::Relaxed),
+            counts.info.load(Ordering::Relaxed),
+        );
+        let total = ok + fail + info;
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = total as f64 / elapsed.max(1e-3);
+        let message = format!(
+            "{elapsed:.0}/{limit_s:.0} s, {rate:.0} ops/s, ok {ok}, fail {fail}, info {info}, faults: none"
+        );
+        match &bar {
+            Some(bar) => {
+                bar.set_position((elapsed * 1000.0) as u64);
+                bar.set_message(message);
+            }
+            None if last_line.elapsed() >= Duration::from_secs(5) => {
+                println!("progress: {message}");
+                last_line = Instant::now();
+                last_count = total;
+            }
+            None => {}
+        }
+    }
+    let _ = last_count;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
+
+/// One worker thread: a logical process at a time, bound to one node.
+struct Worker {
+    thread: usize,
+    concurrency: usize,
+    address: String,
+    client: reqwest::Client,
+    recorder: Arc<Recorder>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Invokes operations until the deadline or a stop; returns the highest key
+    /// generation used and the process id it ends with.
+    async fn run(
+        self,
+        mut generator: ThreadGenerator,
+        deadline: Instant,
+    ) -> Result<(u64, u64), String> {
+        let mut process = self.thread as u64;
+        // Bounded in time by the deadline and in count by this cap.
+        for _ in 0..100_000_000u64 {
+            let delay = generator.delay();
+            if self.stop.load(Ordering::Relaxed) || Instant::now() + delay >= deadline {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            let op = generator.next_op();
+            let completion = self.invoke(process, &op).await?;
+            match completion {
+                Completion::Ok(value) if op.f == "read" => generator.observe(&op.key, &value),
+                // A process whose operation is indeterminate is retired.
+                Completion::Info(_) => process += self.concurrency as u64,
+                _ => {}
+            }
+        }
+        Ok((generator.generations(), process))
+    }
+
+    async fn invoke(&self, process: u64, op: &generator::OpSpec) -> Result<Completion, String> {
+        let record = |kind, value: Value, error| {
+            self.recorder
+                .record(
+                    kind,
+                    Process::Client(process),
+                    op.f,
+                    Some(&op.key),
+                    value,
+                    error,
+                )
+                .map_err(|error| format!("writing the history: {error}"))
+        };
+        record(EventType::Invoke, op.value.clone(), None)?;
+        let completion = invoke(&self.client, &self.address, op).await;
+        match &completion {
+            Completion::Ok(value) => record(EventType::Ok, value.clone(), None)?,
+            Completion::Fail(error) => {
+                record(EventType::Fail, op.value.clone(), Some(error.clone()))?
+            }
+            Completion::Info(error) => {
+                record(EventType::Info, op.value.clone(), Some(error.clone()))?
+            }
+        }
+        Ok(completion)
+    }
+
+    /// The final phase: reads each key until one succeeds (a few tries each).
+    async fn read_all(self, process: u64, keys: Vec<String>) -> Result<(), String> {
+        for key in keys {
+            let op = generator::OpSpec {
+                f: "read",
+                key,
+                value: Value::Null,
+            };
+            for _ in 0..10 {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                if matches!(self.invoke(process, &op).await?, Completion::Ok(_)) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+}
