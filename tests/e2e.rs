@@ -2,9 +2,11 @@
 //!
 //! - `check`: exit codes, output, bad input.
 //! - `generate`: synthetic histories the checker agrees with.
+//! - `run`: the main job, end to end, and its cleanup.
 //! - `stores`: the bundled stores as real processes, under `kill -9`.
 
 mod check;
 mod generate;
+mod run;
 mod stores;
 mod util;

@@ -39,14 +39,15 @@ pub struct Checkers {
 /// # Errors
 /// A message naming the file, and the line where the file is at fault.
 pub fn load(path: &Path, format: Option<Format>) -> Result<(History, Format), String> {
-    let path: PathBuf = if path.is_dir() {
-        path.join("history.jsonl")
+    // A store directory's history is named relative to it, so that re-checking
+    // `store/latest` gives the same results, byte for byte, as the run wrote.
+    let (path, name): (PathBuf, String) = if path.is_dir() {
+        (path.join("history.jsonl"), "history.jsonl".to_string())
     } else {
-        path.to_path_buf()
+        (path.to_path_buf(), path.display().to_string())
     };
-    let name = path.display().to_string();
     let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("{name}: cannot read the history: {error}"))?;
+        .map_err(|error| format!("{}: cannot read the history: {error}", path.display()))?;
     let format = match format {
         Some(format) => format,
         None => histories::detect(&name, &text).map_err(|error| error.to_string())?,

@@ -1,0 +1,217 @@
+//! `faultline run` end to end: clean runs are valid, a planted bug is caught, bad
+//! arguments are refused before anything starts, and an interrupted or killed
+//! controller leaves no node behind and a checkable history.
+
+use crate::util::{faultline, outcome, run};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn run_in(store: &Path, extra: &[&str]) -> (i32, String, String) {
+    let store = store.display().to_string();
+    let mut args = vec!["run", "--seed", "7"];
+    if !extra.contains(&"--store") {
+        args.extend_from_slice(&["--store", store.as_str()]);
+    }
+    if !extra.contains(&"--time-limit") {
+        args.extend_from_slice(&["--time-limit", "5"]);
+    }
+    args.extend_from_slice(extra);
+    outcome(&run(&args))
+}
+
+/// The ports the run's nodes listened on, from their logs.
+fn node_ports(run_dir: &Path) -> Vec<u16> {
+    std::fs::read_dir(run_dir.join("nodes"))
+        .unwrap()
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .flat_map(|log| {
+            log.lines()
+                .filter_map(|line| {
+                    line.split("listening on 127.0.0.1:")
+                        .nth(1)?
+                        .trim()
+                        .parse()
+                        .ok()
+                })
+                .collect::<Vec<u16>>()
+        })
+        .collect()
+}
+
+fn assert_nothing_listens(ports: &[u16]) {
+    assert!(!ports.is_empty(), "the nodes logged their ports");
+    // Nodes die with their controller; give the kernel a moment to deliver that.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for port in ports {
+        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "port {port} still listens: a node survived"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn a_clean_chain_kv_run_is_valid() {
+    let store = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_in(store.path(), &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("seed=7 store="),
+        "the seed and store come first: {stdout}"
+    );
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("verdict=valid checker=linearizable"),
+        "{last}"
+    );
+    let latest = store.path().join("latest");
+    for file in [
+        "plan.json",
+        "history.jsonl",
+        "results.json",
+        "nodes/n1.log",
+        "nodes/master.log",
+    ] {
+        assert!(latest.join(file).exists(), "{file} stored");
+    }
+    // Re-checking the stored run gives the same results, byte for byte.
+    let stored = std::fs::read_to_string(latest.join("results.json")).unwrap();
+    let (code, rechecked, _) = outcome(&run(&["check", &latest.display().to_string(), "--json"]));
+    assert_eq!(code, 0);
+    assert_eq!(rechecked, stored);
+    let history = std::fs::read_to_string(latest.join("history.jsonl")).unwrap();
+    assert!(history.lines().count() > 500, "the workload ran");
+    assert_nothing_listens(&node_ports(&latest));
+}
+
+#[test]
+fn a_clean_twopc_kv_run_is_valid() {
+    let store = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_in(store.path(), &["--target", "twopc-kv"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.lines().last().unwrap().starts_with("verdict=valid"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn read_from_head_is_caught_with_a_stale_read_and_no_nemesis() {
+    let store = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_in(store.path(), &["--bug", "read-from-head"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("cannot take effect because it read"),
+        "a stale-read witness: {stdout}"
+    );
+    assert!(
+        stdout.contains("reproduce the schedule with: faultline run"),
+        "{stdout}"
+    );
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(store.path().join("latest/results.json")).unwrap(),
+    )
+    .unwrap();
+    let witness = &results["checkers"]["linearizable"]["witnesses"][0];
+    assert_eq!(witness["operation"]["f"], "read");
+    assert!(
+        witness["minimal_history"].as_array().unwrap().len() <= 10,
+        "a small witness: {witness}"
+    );
+}
+
+#[test]
+fn bad_arguments_are_refused_before_anything_starts() {
+    let store = tempfile::tempdir().unwrap();
+    let file = store.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--target", "cockroach"],
+            "unknown target \"cockroach\"; expected chain-kv or twopc-kv",
+        ),
+        (&["--nodes", "0"], "--nodes must be at least 1"),
+        (
+            &["--workload", "bank"],
+            "unknown workload \"bank\"; expected one of register, cas-register, kv",
+        ),
+        (
+            &["--time-limit", "0"],
+            "--time-limit must be a positive number",
+        ),
+        (&["--bug", "gremlins"], "chain-kv has no bug \"gremlins\""),
+        (
+            &["--concurrency", "lots"],
+            "--concurrency \"lots\": expected a positive number, or Nn",
+        ),
+        (&["--store", file.to_str().unwrap()], "cannot be created"),
+    ];
+    for (args, expected) in cases {
+        let (code, stdout, stderr) = run_in(store.path(), args);
+        assert_eq!(code, 254, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr:?}"
+        );
+    }
+    assert!(
+        !store.path().join("latest").exists(),
+        "nothing started, nothing stored"
+    );
+}
+
+/// Starts a long run, waits until it has recorded operations, signals the
+/// controller, and returns the run's directory.
+fn interrupt_run(signal: nix::sys::signal::Signal) -> (tempfile::TempDir, std::path::PathBuf) {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = faultline()
+        .args([
+            "run",
+            "--store",
+            &store.path().display().to_string(),
+            "--time-limit",
+            "60",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let history = store.path().join("latest/history.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&history).map_or(0, |text| text.lines().count()) < 100 {
+        assert!(Instant::now() < deadline, "the run never got going");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let controller = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(controller, signal).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.code().is_some() || signal == nix::sys::signal::Signal::SIGKILL,
+        "{status:?}"
+    );
+    let run_dir = std::fs::canonicalize(store.path().join("latest")).unwrap();
+    (store, run_dir)
+}
+
+#[test]
+fn an_interrupted_run_stops_its_nodes_and_checks_what_it_recorded() {
+    let (_store, run_dir) = interrupt_run(nix::sys::signal::Signal::SIGINT);
+    assert_nothing_listens(&node_ports(&run_dir));
+    assert!(
+        run_dir.join("results.json").exists(),
+        "the partial history was checked"
+    );
+    let (code, _, stderr) = outcome(&run(&["check", &run_dir.display().to_string()]));
+    assert!(code <= 2, "a checkable history: {stderr}");
+}
+
+#[test]
+fn a_killed_controller_leaves_no_node_and_a_checkable_history() {
+    let (_store, run_dir) = interrupt_run(nix::sys::signal::Signal::SIGKILL);
+    assert_nothing_listens(&node_ports(&run_dir));
+    let (code, _, stderr) = outcome(&run(&["check", &run_dir.display().to_string()]));
+    assert!(code <= 2, "a checkable history: {stderr}");
+}
