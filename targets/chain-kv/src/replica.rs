@@ -435,8 +435,10 @@ async fn batch(State(node): State<Shared>, body: Bytes) -> Response {
         let is_tail = replica.config.tail() == Some(node.id.as_str());
         let mut records = Vec::new();
         if let Some(snapshot) = batch.snapshot {
-            // What this node acknowledged before no longer counts.
-            node.acked.send_replace(snapshot.seq);
+            // Nothing below this node is known to hold the snapshot yet: what it
+            // acknowledged before no longer counts (a tail raises it again once
+            // the snapshot is on disk; a middle node when its successor answers).
+            node.acked.send_replace(0);
             replica.last_seq = snapshot.seq;
             replica.data = snapshot.data.clone().into_iter().collect();
             replica.sent.clear();
@@ -482,10 +484,12 @@ async fn batch(State(node): State<Shared>, body: Bytes) -> Response {
     } else {
         node.wait_acked(target, Duration::from_secs(1)).await;
     }
+    let joining = node.lock().joining;
     let reply = BatchReply {
         last_seq: target,
-        needs_snapshot: node.lock().joining,
-        acked_seq: *node.acked.borrow(),
+        needs_snapshot: joining,
+        // A joining node vouches for nothing until its snapshot is installed.
+        acked_seq: if joining { 0 } else { *node.acked.borrow() },
     };
     http::json(200, &reply)
 }
@@ -669,9 +673,11 @@ async fn forward(node: Shared) {
                     known.last_seq = Some(reply.last_seq);
                     known.needs_snapshot = reply.needs_snapshot;
                     known.greeted = true;
-                    let acked = reply.acked_seq.min(reply.last_seq);
-                    node.lock().sent.retain(|update| update.seq > acked);
-                    node.raise_acked(acked);
+                    if !reply.needs_snapshot {
+                        let acked = reply.acked_seq.min(reply.last_seq);
+                        node.lock().sent.retain(|update| update.seq > acked);
+                        node.raise_acked(acked);
+                    }
                 }
                 Err(_) => known.last_seq = None,
             },

@@ -124,45 +124,53 @@ impl Cluster {
         response.is_ok_and(|response| response.status().is_success())
     }
 
+    /// Sends a request, again while the answer is 503 (a node may hold the old
+    /// configuration for up to a heartbeat after a change), for up to 2 s.
+    async fn retrying(
+        &self,
+        method: reqwest::Method,
+        node: &str,
+        path: &str,
+        body: String,
+    ) -> (u16, Value) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let response = self
+                .client
+                .request(method.clone(), format!("http://{}{path}", self.peers[node]))
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let reply = response.json().await.unwrap_or(Value::Null);
+            if status != 503 || tokio::time::Instant::now() > deadline {
+                return (status, reply);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn put(&self, node: &str, key: &str, value: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .put(format!("http://{}/kv/{key}", self.peers[node]))
-            .body(json!({ "value": value }).to_string())
-            .send()
+        let body = json!({ "value": value }).to_string();
+        self.retrying(reqwest::Method::PUT, node, &format!("/kv/{key}"), body)
             .await
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.json().await.unwrap_or(Value::Null),
-        )
     }
 
     async fn cas(&self, node: &str, key: &str, from: Value, to: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("http://{}/kv/{key}/cas", self.peers[node]))
-            .body(json!({ "from": from, "to": to }).to_string())
-            .send()
+        let body = json!({ "from": from, "to": to }).to_string();
+        self.retrying(reqwest::Method::POST, node, &format!("/kv/{key}/cas"), body)
             .await
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.json().await.unwrap_or(Value::Null),
-        )
     }
 
     async fn get(&self, node: &str, key: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("http://{}/kv/{key}", self.peers[node]))
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.json().await.unwrap_or(Value::Null),
+        self.retrying(
+            reqwest::Method::GET,
+            node,
+            &format!("/kv/{key}"),
+            String::new(),
         )
+        .await
     }
 
     async fn raw(
