@@ -46,6 +46,18 @@ pub enum Which {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// `faultline run`'s request rate against wrk's on the same cluster (needs wrk).
+    Overhead {
+        /// Runs; the median ratio is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Connections (wrk) and workers (faultline).
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// A bundled store's throughput and latency: 3 nodes on loopback, 50% reads.
     Target {
         /// The store: chain-kv or twopc-kv.
@@ -67,6 +79,11 @@ pub fn run(args: &BenchArgs) -> u8 {
     let result = match &args.which {
         Which::Corpus { dir, runs, all } => corpus(dir, (*runs).max(1), *all),
         Which::Scale { runs } => scale((*runs).max(1)),
+        Which::Overhead {
+            runs,
+            clients,
+            seconds,
+        } => super::overhead::run((*runs).max(1), (*clients).max(1), (*seconds).max(1)),
         Which::Target {
             store,
             runs,

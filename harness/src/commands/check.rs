@@ -166,7 +166,7 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
 }
 
 /// This process's peak resident memory, from Linux's `/proc/self/status`.
-fn peak_rss_mib() -> Option<f64> {
+pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

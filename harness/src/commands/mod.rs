@@ -5,3 +5,4 @@ pub mod check;
 pub mod generate;
 pub mod load;
 pub mod node;
+pub mod overhead;

@@ -70,7 +70,12 @@ fn serve(args: &NodeArgs) -> Result<(), String> {
     let unknown_bug = |name: &str, names: &[&str]| {
         format!("unknown bug {name:?}; expected one of {}", names.join(", "))
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
+    // A node's work is short request handling; one thread per node avoids
+    // cross-thread wake-ups when several nodes share a small machine.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await

@@ -79,6 +79,10 @@ pub struct RunArgs {
     /// Per-request timeout in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub timeout_ms: u64,
+    /// Print the operations recorded, their rate and the controller's peak memory
+    /// (before checking) to stderr.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// A validated plan: what `plan.json` records.
@@ -118,6 +122,8 @@ pub struct Plan {
     pub command: String,
     #[serde(skip)]
     store: PathBuf,
+    #[serde(skip)]
+    stats: bool,
 }
 
 impl Plan {
@@ -229,6 +235,7 @@ impl Plan {
             model: ModelKind::CasRegister,
             command,
             store: args.store.clone(),
+            stats: args.stats,
         })
     }
 }
@@ -242,7 +249,12 @@ pub fn run(args: &RunArgs) -> u8 {
             return exit::BAD_ARGUMENTS;
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    // One thread drives every client: on a small machine shared with the nodes,
+    // cross-thread wake-ups cost more than they give.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("faultline run: {error}");
@@ -362,6 +374,17 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         ));
     }
 
+    if plan.stats {
+        let counts = &recorder.counts;
+        let completed = counts.ok.load(Ordering::Relaxed)
+            + counts.fail.load(Ordering::Relaxed)
+            + counts.info.load(Ordering::Relaxed);
+        eprintln!(
+            "stats: operations={completed} rate={:.0} recording_peak_rss_mib={:.1}",
+            completed as f64 / start.elapsed().as_secs_f64(),
+            check::peak_rss_mib().unwrap_or(f64::NAN)
+        );
+    }
     let (results, _) = check_store(&dir)?;
     let code = results.valid.exit_code();
     let report = &results.checkers.linearizable;
@@ -521,13 +544,22 @@ impl Worker {
         deadline: Instant,
     ) -> Result<(u64, u64), String> {
         let mut process = self.thread as u64;
+        // Each operation is due a stagger gap after the previous one was due;
+        // sleeping only when ahead of that schedule keeps the rate right even
+        // where gaps are shorter than the timer's millisecond resolution.
+        let mut due = tokio::time::Instant::now();
         // Bounded in time by the deadline and in count by this cap.
         for _ in 0..100_000_000u64 {
-            let delay = generator.delay();
-            if self.stop.load(Ordering::Relaxed) || Instant::now() + delay >= deadline {
+            due += generator.delay();
+            if self.stop.load(Ordering::Relaxed)
+                || due.into_std() >= deadline
+                || Instant::now() >= deadline
+            {
                 break;
             }
-            tokio::time::sleep(delay).await;
+            if due > tokio::time::Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
             let op = generator.next_op();
             let completion = self.invoke(process, &op).await?;
             match completion {
