@@ -37,27 +37,43 @@ fn wrk_rate(exe: &Path, dir: &Path, clients: usize, seconds: u64) -> Result<f64,
     let script = dir.join("mix.lua");
     std::fs::write(&script, WRK_SCRIPT).map_err(|error| error.to_string())?;
     let addresses = cluster.addresses();
-    let per_node = clients.div_ceil(addresses.len()).max(1);
-    let children: Vec<_> = addresses
-        .iter()
-        .map(|address| {
-            Command::new("wrk")
-                .args([
-                    "-t1",
-                    &format!("-c{per_node}"),
-                    &format!("-d{seconds}s"),
-                    "-s",
-                ])
-                .arg(&script)
-                .arg(format!("http://{address}/"))
-                .output()
-        })
-        .collect();
+    // The same connections per node as faultline's workers (worker i → node i mod n).
+    let per_node = |node: usize| {
+        (0..clients)
+            .filter(|worker| worker % addresses.len() == node)
+            .count()
+    };
+    // All instances run at once, against their own nodes, like faultline's workers.
+    let mut children = Vec::new();
+    for (node, address) in addresses.iter().enumerate() {
+        if per_node(node) == 0 {
+            continue;
+        }
+        let child = Command::new("wrk")
+            .args([
+                "-t1",
+                &format!("-c{}", per_node(node)),
+                &format!("-d{seconds}s"),
+                "-s",
+            ])
+            .arg(&script)
+            .arg(format!("http://{address}/"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("running wrk (apt-get install wrk): {error}"))?;
+        children.push(child);
+    }
     let mut rate = 0.0;
     for child in children {
-        let output =
-            child.map_err(|error| format!("running wrk (apt-get install wrk): {error}"))?;
+        let output = child
+            .wait_with_output()
+            .map_err(|error| error.to_string())?;
         let text = String::from_utf8_lossy(&output.stdout);
+        if text.contains("Non-2xx") {
+            return Err(format!(
+                "wrk saw failed requests, so its rate is not comparable: {text}"
+            ));
+        }
         rate += text
             .lines()
             .find_map(|line| line.strip_prefix("Requests/sec:"))
