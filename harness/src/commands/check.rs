@@ -27,6 +27,24 @@ pub struct CheckResults {
     pub checkers: Checkers,
 }
 
+impl CheckResults {
+    /// The results of checking `history` (read as `format`).
+    pub fn new(history: &History, format: Format, linearizable: Report) -> CheckResults {
+        CheckResults {
+            valid: linearizable.valid,
+            file: history.file.clone(),
+            format: format.name(),
+            events: history.events.len(),
+            checkers: Checkers { linearizable },
+        }
+    }
+
+    /// The JSON `check --json` prints and `results.json` holds.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("results serialize") + "\n"
+    }
+}
+
 /// The reports by checker.
 #[derive(Debug, Serialize)]
 pub struct Checkers {
@@ -130,16 +148,8 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     let started = Instant::now();
     let report = linearizable::check(&history, &options).map_err(|error| error.to_string())?;
     let elapsed = started.elapsed();
-    let results = CheckResults {
-        valid: report.valid,
-        file: history.file.clone(),
-        format: format.name(),
-        events: history.events.len(),
-        checkers: Checkers {
-            linearizable: report,
-        },
-    };
-    let json = serde_json::to_string_pretty(&results).expect("results serialize") + "\n";
+    let results = CheckResults::new(&history, format, report);
+    let json = results.to_json();
     if args.file.is_dir() {
         std::fs::write(args.file.join("results.json"), &json).map_err(|error| {
             format!(

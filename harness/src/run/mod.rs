@@ -19,7 +19,7 @@ pub mod recorder;
 pub mod store;
 
 use crate::cluster::LocalCluster;
-use crate::commands::check::{self, CheckResults, Checkers};
+use crate::commands::check::{self, CheckResults};
 use crate::exit;
 use checkers::linearizable;
 use checkers::{ModelKind, Validity};
@@ -311,16 +311,18 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         seed: plan.seed,
     };
     let deadline = start + Duration::from_secs_f64(plan.time_limit_s);
+    // Worker `thread` is bound to node `thread mod n`, and stops on `stop`.
+    let make_worker = |thread: usize, stop: &Arc<AtomicBool>| Worker {
+        thread,
+        concurrency: plan.concurrency,
+        address: addresses[thread % addresses.len()].clone(),
+        client: client.clone(),
+        recorder: recorder.clone(),
+        stop: stop.clone(),
+    };
     let workers: Vec<_> = (0..plan.concurrency)
         .map(|thread| {
-            let worker = Worker {
-                thread,
-                concurrency: plan.concurrency,
-                address: addresses[thread % addresses.len()].clone(),
-                client: client.clone(),
-                recorder: recorder.clone(),
-                stop: stop.clone(),
-            };
+            let worker = make_worker(thread, &stop);
             let generator = ThreadGenerator::new(&options, thread);
             tokio::spawn(worker.run(generator, deadline))
         })
@@ -346,14 +348,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             .enumerate()
             .map(|(thread, process)| {
                 let keys = ThreadGenerator::final_keys(&options, thread, generations);
-                let worker = Worker {
-                    thread,
-                    concurrency: plan.concurrency,
-                    address: addresses[thread % addresses.len()].clone(),
-                    client: client.clone(),
-                    recorder: recorder.clone(),
-                    stop: interrupted.clone(),
-                };
+                let worker = make_worker(thread, &interrupted);
                 tokio::spawn(worker.read_all(process, keys))
             })
             .collect();
@@ -414,16 +409,8 @@ pub fn check_store(dir: &Path) -> Result<(CheckResults, String), String> {
     let (history, format) = check::load(dir, None)?;
     let options = linearizable::Options::new(ModelKind::infer(&history));
     let report = linearizable::check(&history, &options).map_err(|error| error.to_string())?;
-    let results = CheckResults {
-        valid: report.valid,
-        file: history.file.clone(),
-        format: format.name(),
-        events: history.events.len(),
-        checkers: Checkers {
-            linearizable: report,
-        },
-    };
-    let json = serde_json::to_string_pretty(&results).expect("results serialize") + "\n";
+    let results = CheckResults::new(&history, format, report);
+    let json = results.to_json();
     std::fs::write(dir.join("results.json"), &json).map_err(|error| error.to_string())?;
     Ok((results, json))
 }
