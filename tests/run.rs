@@ -215,3 +215,48 @@ fn a_killed_controller_leaves_no_node_and_a_checkable_history() {
     let (code, _, stderr) = outcome(&run(&["check", &run_dir.display().to_string()]));
     assert!(code <= 2, "a checkable history: {stderr}");
 }
+
+#[test]
+fn a_correct_store_stays_valid_under_kills_and_pauses_which_are_recorded() {
+    let store = tempfile::tempdir().unwrap();
+    let args = [
+        "--time-limit",
+        "7",
+        "--nemesis",
+        "kill,pause",
+        "--nemesis-interval",
+        "1",
+    ];
+    let (code, stdout, stderr) = run_in(store.path(), &args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let history = std::fs::read_to_string(store.path().join("latest/history.jsonl")).unwrap();
+    let faults: Vec<serde_json::Value> = history
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["process"] == "nemesis")
+        .collect();
+    assert!(faults.len() >= 4, "faults started and stopped: {faults:?}");
+    let starts = faults
+        .iter()
+        .filter(|event| event["f"] == "kill" || event["f"] == "pause")
+        .count();
+    let ends = faults
+        .iter()
+        .filter(|event| event["f"] == "start" || event["f"] == "resume")
+        .count();
+    assert_eq!(starts, ends, "every fault is healed: {faults:?}");
+    assert_nothing_listens(&node_ports(
+        &std::fs::canonicalize(store.path().join("latest")).unwrap(),
+    ));
+}
+
+#[test]
+fn unsupported_faults_are_refused_before_anything_starts() {
+    let store = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run_in(store.path(), &["--nemesis", "partition"]);
+    assert_eq!(code, 254);
+    assert!(
+        stderr.contains("--nemesis partition: not supported yet"),
+        "{stderr}"
+    );
+}

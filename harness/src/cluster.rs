@@ -161,6 +161,19 @@ impl LocalCluster {
         }
     }
 
+    /// Sends `signal` to a node's process group (SIGSTOP pauses it, SIGCONT
+    /// resumes it).
+    pub fn signal(&self, id: &str, signal: nix::sys::signal::Signal) {
+        if let Some(child) = self.children.get(id) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), signal);
+        }
+    }
+
+    /// Whether a node is running (not killed).
+    pub fn running(&self, id: &str) -> bool {
+        self.children.contains_key(id)
+    }
+
     /// Starts a killed node again, with the same address and data.
     ///
     /// # Errors
@@ -175,6 +188,7 @@ impl Drop for LocalCluster {
     fn drop(&mut self) {
         let ids: Vec<String> = self.children.keys().cloned().collect();
         for id in ids {
+            // SIGKILL ends a paused process too.
             self.kill(&id);
         }
     }

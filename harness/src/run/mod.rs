@@ -9,12 +9,14 @@
 //!    to a node, until the time limit or Ctrl-C; every invocation and completion
 //!    goes through the recorder into `history.jsonl`. A process whose operation
 //!    ends `info` is retired and a fresh id takes its place.
-//! 5. Final phase: read every key the workload may have touched.
+//! 5. Stop the nemesis, heal every fault, wait until the cluster answers, and
+//!    read every key the workload may have touched.
 //! 6. Stop every node (also on errors and panics: the cluster kills them on drop).
 //! 7. Check the history, write `results.json`, print the verdict last.
 
 pub mod client;
 pub mod generator;
+pub mod nemesis;
 pub mod recorder;
 pub mod store;
 
@@ -79,6 +81,13 @@ pub struct RunArgs {
     /// Per-request timeout in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub timeout_ms: u64,
+    /// Faults to inject: kill, pause, all or none (partitions, clock skew and
+    /// packet faults are not supported yet).
+    #[arg(long, default_value = "none")]
+    pub nemesis: String,
+    /// Seconds a fault lasts, and then the calm between faults.
+    #[arg(long, default_value_t = 10.0)]
+    pub nemesis_interval: f64,
     /// Print the operations recorded, their rate and the controller's peak memory
     /// (before checking) to stderr.
     #[arg(long)]
@@ -118,6 +127,10 @@ pub struct Plan {
     pub timeout_ms: u64,
     /// The model the history is checked against.
     pub model: ModelKind,
+    /// Faults injected.
+    pub nemesis: Vec<nemesis::Fault>,
+    /// Seconds per fault, and per calm.
+    pub nemesis_interval_s: f64,
     /// The command that reproduces this run's schedule.
     pub command: String,
     #[serde(skip)]
@@ -198,6 +211,13 @@ impl Plan {
             return Err("--timeout-ms must be at least 1".to_string());
         }
         let mix = Mix::parse(&args.mix)?;
+        let faults = nemesis::Fault::parse_list(&args.nemesis)?;
+        if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
+            return Err(format!(
+                "--nemesis-interval must be a positive number of seconds, not {}",
+                args.nemesis_interval
+            ));
+        }
         store::check_writable(&args.store)?;
         let seed = args
             .seed
@@ -217,6 +237,12 @@ impl Plan {
         if let Some(bug) = &args.bug {
             command.push_str(&format!(" --bug {bug}"));
         }
+        if !faults.is_empty() {
+            command.push_str(&format!(
+                " --nemesis {} --nemesis-interval {}",
+                args.nemesis, args.nemesis_interval
+            ));
+        }
         Ok(Plan {
             version: env!("CARGO_PKG_VERSION"),
             test,
@@ -233,6 +259,8 @@ impl Plan {
             mix,
             timeout_ms: args.timeout_ms,
             model: ModelKind::CasRegister,
+            nemesis: faults,
+            nemesis_interval_s: args.nemesis_interval,
             command,
             store: args.store.clone(),
             stats: args.stats,
@@ -296,10 +324,30 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(AtomicBool::new(false));
     let signals = tokio::spawn(stop_on_signal(stop.clone(), interrupted.clone()));
+    let faults = if plan.nemesis.is_empty() {
+        "none".to_string()
+    } else {
+        plan.nemesis
+            .iter()
+            .map(|fault| format!("{fault:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let progress = tokio::spawn(report_progress(
         recorder.clone(),
         stop.clone(),
         plan.time_limit_s,
+        faults,
+    ));
+    let cluster = Arc::new(std::sync::Mutex::new(cluster));
+    let calm_nemesis = Arc::new(AtomicBool::new(false));
+    let nemesis = tokio::spawn(nemesis::run(
+        plan.nemesis.clone(),
+        Duration::from_secs_f64(plan.nemesis_interval_s),
+        plan.seed,
+        cluster.clone(),
+        recorder.clone(),
+        calm_nemesis.clone(),
     ));
     let options = GeneratorOptions {
         workload: plan.workload,
@@ -340,8 +388,23 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             Err(error) => failure = Some(error.to_string()),
         }
     }
-    // The final phase: read every key that may have been written, unless the
-    // run was interrupted.
+    // Stop the nemesis and heal everything it may have left broken.
+    calm_nemesis.store(true, Ordering::Relaxed);
+    match nemesis.await {
+        Ok(Err(error)) => failure = failure.or(Some(error)),
+        Err(error) => failure = failure.or(Some(error.to_string())),
+        Ok(Ok(())) => {}
+    }
+    if let Err(error) = nemesis::heal_all(&cluster) {
+        failure = failure.or(Some(error));
+    }
+    // The final phase: once the cluster answers again, read every key that may
+    // have been written, unless the run was interrupted.
+    if failure.is_none() && !interrupted.load(Ordering::Relaxed) && !plan.nemesis.is_empty() {
+        if let Err(error) = wait_until_ready(&client, &addresses).await {
+            failure = Some(error);
+        }
+    }
     if failure.is_none() && !interrupted.load(Ordering::Relaxed) {
         let readers: Vec<_> = processes
             .into_iter()
@@ -466,7 +529,12 @@ async fn stop_on_signal(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
 }
 
 /// A progress bar on a terminal; plain lines every 5 s otherwise (CI).
-async fn report_progress(recorder: Arc<Recorder>, stop: Arc<AtomicBool>, limit_s: f64) {
+async fn report_progress(
+    recorder: Arc<Recorder>,
+    stop: Arc<AtomicBool>,
+    limit_s: f64,
+    faults: String,
+) {
     let started = Instant::now();
     let bar = std::io::stdout().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new((limit_s * 1000.0) as u64);
@@ -491,7 +559,7 @@ async fn report_progress(recorder: Arc<Recorder>, stop: Arc<AtomicBool>, limit_s
         let elapsed = started.elapsed().as_secs_f64();
         let rate = total as f64 / elapsed.max(1e-3);
         let message = format!(
-            "{elapsed:.0}/{limit_s:.0} s, {rate:.0} ops/s, ok {ok}, fail {fail}, info {info}, faults: none"
+            "{elapsed:.0}/{limit_s:.0} s, {rate:.0} ops/s, ok {ok}, fail {fail}, info {info}, nemesis: {faults}"
         );
         match &bar {
             Some(bar) => {
@@ -594,7 +662,9 @@ impl Worker {
                 key,
                 value: Value::Null,
             };
-            for _ in 0..10 {
+            // A few seconds of tries: a node restarted by the nemesis may still
+            // be rejoining.
+            for _ in 0..50 {
                 if self.stop.load(Ordering::Relaxed) {
                     return Ok(());
                 }
