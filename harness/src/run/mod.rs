@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// Seconds a fault lasts, and then the calm between faults.
     #[arg(long, default_value_t = 10.0)]
     pub nemesis_interval: f64,
+    /// Which nodes a fault hits, chosen at random per fault among: one,
+    /// majority, all.
+    #[arg(long, default_value = "one,majority")]
+    pub nemesis_targets: String,
     /// Print the operations recorded, their rate and the controller's peak memory
     /// (before checking) to stderr.
     #[arg(long)]
@@ -131,6 +135,8 @@ pub struct Plan {
     pub nemesis: Vec<nemesis::Fault>,
     /// Seconds per fault, and per calm.
     pub nemesis_interval_s: f64,
+    /// Which nodes faults hit.
+    pub nemesis_targets: Vec<nemesis::Targets>,
     /// The command that reproduces this run's schedule.
     pub command: String,
     #[serde(skip)]
@@ -212,6 +218,7 @@ impl Plan {
         }
         let mix = Mix::parse(&args.mix)?;
         let faults = nemesis::Fault::parse_list(&args.nemesis)?;
+        let targets = nemesis::Targets::parse_list(&args.nemesis_targets)?;
         if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
             return Err(format!(
                 "--nemesis-interval must be a positive number of seconds, not {}",
@@ -239,8 +246,8 @@ impl Plan {
         }
         if !faults.is_empty() {
             command.push_str(&format!(
-                " --nemesis {} --nemesis-interval {}",
-                args.nemesis, args.nemesis_interval
+                " --nemesis {} --nemesis-interval {} --nemesis-targets {}",
+                args.nemesis, args.nemesis_interval, args.nemesis_targets
             ));
         }
         Ok(Plan {
@@ -261,6 +268,7 @@ impl Plan {
             model: ModelKind::CasRegister,
             nemesis: faults,
             nemesis_interval_s: args.nemesis_interval,
+            nemesis_targets: targets,
             command,
             store: args.store.clone(),
             stats: args.stats,
@@ -343,6 +351,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     let calm_nemesis = Arc::new(AtomicBool::new(false));
     let nemesis = tokio::spawn(nemesis::run(
         plan.nemesis.clone(),
+        plan.nemesis_targets.clone(),
         Duration::from_secs_f64(plan.nemesis_interval_s),
         plan.seed,
         cluster.clone(),

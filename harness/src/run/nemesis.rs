@@ -1,6 +1,6 @@
 //! The nemesis: faults on a schedule drawn from the run's seed, each recorded in
 //! the history as events of process `nemesis` (`kill` then `start`, `pause` then
-//! `resume`, with the node as the value), and every fault healed before the
+//! `resume`, with the nodes hit as the value), and every fault healed before the
 //! final reads.
 //!
 //! Process faults act on a node's whole process group: SIGKILL and a restart
@@ -61,6 +61,7 @@ impl Fault {
         Ok(faults)
     }
 
+    /// The event names for the fault's start and end.
     fn names(self) -> (&'static str, &'static str) {
         match self {
             Fault::Kill => ("kill", "start"),
@@ -69,10 +70,67 @@ impl Fault {
     }
 }
 
+/// Which nodes a fault hits, as Jepsen's node specs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Targets {
+    /// One random node.
+    One,
+    /// A random majority.
+    Majority,
+    /// Every node.
+    All,
+}
+
+impl Targets {
+    /// Parses `--nemesis-targets`, a comma-separated list.
+    ///
+    /// # Errors
+    /// A message naming the unknown spec.
+    pub fn parse_list(text: &str) -> Result<Vec<Targets>, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| match name {
+                "one" => Ok(Targets::One),
+                "majority" => Ok(Targets::Majority),
+                "all" => Ok(Targets::All),
+                other => Err(format!(
+                    "unknown nemesis target {other:?}; expected one, majority or all"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|targets| {
+                if targets.is_empty() {
+                    Err("--nemesis-targets is empty; expected one, majority or all".to_string())
+                } else {
+                    Ok(targets)
+                }
+            })
+    }
+
+    /// Picks the nodes, in the order given.
+    fn pick(self, nodes: &[String], rng: &mut Rng) -> Vec<String> {
+        let mut shuffled = nodes.to_vec();
+        for index in (1..shuffled.len()).rev() {
+            shuffled.swap(index, rng.below(index as u64 + 1) as usize);
+        }
+        let count = match self {
+            Targets::One => 1,
+            Targets::Majority => nodes.len() / 2 + 1,
+            Targets::All => nodes.len(),
+        };
+        shuffled.truncate(count);
+        shuffled.sort();
+        shuffled
+    }
+}
+
 /// Injects faults until `stop`, every `interval` (a fault lasts one interval,
 /// then one interval of calm), then heals everything.
 pub async fn run(
     faults: Vec<Fault>,
+    targets: Vec<Targets>,
     interval: Duration,
     seed: u64,
     cluster: Arc<Mutex<LocalCluster>>,
@@ -85,14 +143,14 @@ pub async fn run(
     // A stream of its own, apart from the workers' (the bytes of "nemesis").
     let mut rng = Rng::new(seed ^ 0x006e_656d_6573_6973);
     let nodes = cluster.lock().expect("cluster lock").nodes();
-    let record = |f: &str, node: &str| {
+    let record = |f: &str, nodes: &Value| {
         recorder
             .record(
                 EventType::Info,
                 Process::Nemesis,
                 f,
                 None,
-                Value::String(node.to_string()),
+                nodes.clone(),
                 None,
             )
             .map_err(|error| format!("writing the history: {error}"))
@@ -109,13 +167,18 @@ pub async fn run(
     calm(interval).await;
     while !stop.load(Ordering::Relaxed) {
         let fault = faults[rng.below(faults.len() as u64) as usize];
-        let node = nodes[rng.below(nodes.len() as u64) as usize].clone();
+        let hit = targets[rng.below(targets.len() as u64) as usize].pick(&nodes, &mut rng);
         let (start, end) = fault.names();
-        record(start, &node)?;
-        inject(&cluster, fault, &node, true)?;
+        let value = Value::from(hit.clone());
+        record(start, &value)?;
+        for node in &hit {
+            inject(&cluster, fault, node, true)?;
+        }
         calm(interval).await;
-        inject(&cluster, fault, &node, false)?;
-        record(end, &node)?;
+        for node in &hit {
+            inject(&cluster, fault, node, false)?;
+        }
+        record(end, &value)?;
         calm(interval).await;
     }
     Ok(())
