@@ -279,12 +279,12 @@ fn canary(bug: &str, extra: &[&str]) {
 fn canary_ack_before_tail_under_kills() {
     // A majority includes the head two times in three, and a higher rate leaves
     // more acknowledged but unreplicated writes for a kill to lose. A kill loses
-    // a write observably only sometimes, so this canary gets 30 s: seven kills
+    // a write observably only sometimes, so this canary gets 45 s: eleven kills
     // (the issue allows 60 s).
     let faults = ["--nemesis", "kill", "--nemesis-targets", "majority"];
     canary(
         "ack-before-tail",
-        &[&faults[..], &["--rate", "1000", "--time-limit", "30"]].concat(),
+        &[&faults[..], &["--rate", "1000", "--time-limit", "45"]].concat(),
     );
 }
 
