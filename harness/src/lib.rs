@@ -8,9 +8,13 @@
 //! - `bench`: the checker benchmarks the README reports.
 //! - `generate`: write synthetic histories for benchmarks.
 //! - `node`: one node of a bundled store (started by `run` and `bench`).
+//!
+//! `proxy` is the per-link TCP proxy the rootless partition backend is built on;
+//! it is not wired into `run` yet.
 
 pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod exit;
+pub mod proxy;
 pub mod run;

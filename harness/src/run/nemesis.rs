@@ -241,4 +241,24 @@ mod tests {
                 .contains("unknown nemesis")
         );
     }
+
+    #[test]
+    fn targets_parse_and_pick_the_right_number_of_distinct_nodes() {
+        assert_eq!(
+            Targets::parse_list("one,all").unwrap(),
+            vec![Targets::One, Targets::All]
+        );
+        assert!(Targets::parse_list("most").is_err());
+        assert!(Targets::parse_list("").is_err());
+        let nodes: Vec<String> = (1..=5).map(|n| format!("n{n}")).collect();
+        let mut rng = Rng::new(3);
+        for (targets, count) in [(Targets::One, 1), (Targets::Majority, 3), (Targets::All, 5)] {
+            let hit = targets.pick(&nodes, &mut rng);
+            assert_eq!(hit.len(), count);
+            assert!(
+                hit.windows(2).all(|pair| pair[0] < pair[1]),
+                "distinct and sorted: {hit:?}"
+            );
+        }
+    }
 }
