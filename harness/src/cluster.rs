@@ -193,3 +193,38 @@ impl Drop for LocalCluster {
         }
     }
 }
+
+/// Waits until every node answers `/health` and a read through the first node
+/// succeeds (the cluster has formed), for at most 30 s.
+///
+/// # Errors
+/// The cluster did not answer in time.
+pub async fn wait_until_ready(
+    client: &reqwest::Client,
+    addresses: &[String],
+) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut ready = true;
+        for address in addresses {
+            let healthy = client.get(format!("http://{address}/health")).send().await;
+            ready &= healthy.is_ok_and(|response| response.status().is_success());
+        }
+        if ready {
+            let read = client
+                .get(format!("http://{}/kv/faultline-ready", addresses[0]))
+                .send()
+                .await;
+            if read.is_ok_and(|response| response.status().is_success()) {
+                return Ok(());
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(
+                "the cluster did not become ready within 30 s (see the node logs in the store)"
+                    .to_string(),
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -4,6 +4,7 @@
 
 use crate::cluster::LocalCluster;
 use crate::exit;
+use crate::run::client::http_client;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,35 +21,14 @@ pub struct LoadResult {
     pub errors: u64,
 }
 
-/// Drives `addresses` with `clients` concurrent clients for `duration`.
+/// Drives `addresses` (a cluster that is ready) with `clients` concurrent
+/// clients for `duration`.
 pub async fn drive(addresses: &[String], clients: usize, duration: Duration) -> LoadResult {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(clients)
         .build()
         .expect("a plain HTTP client builds");
-    // Wait until a write and a read succeed.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        let write = client
-            .put(format!("http://{}/kv/warmup", addresses[0]))
-            .body("{\"value\":0}")
-            .send()
-            .await;
-        let read = client
-            .get(format!(
-                "http://{}/kv/warmup",
-                addresses[addresses.len() - 1]
-            ))
-            .send()
-            .await;
-        if write.is_ok_and(|r| r.status().is_success())
-            && read.is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let workers: Vec<_> = (0..clients)
@@ -126,14 +106,20 @@ pub fn run(store: &str, runs: usize, clients: usize, seconds: u64) -> Result<u8,
     for run in 0..runs {
         let dir = std::env::temp_dir().join(format!("faultline-load-{}-{run}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
-        let cluster = LocalCluster::start(&exe, store, 3, &dir, None)?;
-        let result = runtime.block_on(drive(
-            &cluster.addresses(),
-            clients,
-            Duration::from_secs(seconds),
-        ));
-        drop(cluster);
+        let measured = LocalCluster::start(&exe, store, 3, &dir, None).and_then(|cluster| {
+            runtime.block_on(async {
+                let addresses = cluster.addresses();
+                crate::cluster::wait_until_ready(
+                    &http_client(Duration::from_secs(1), 1),
+                    &addresses,
+                )
+                .await?;
+                Ok(drive(&addresses, clients, Duration::from_secs(seconds)).await)
+            })
+        });
+        // The cluster is gone (dropped above) on every path; so is its directory.
         let _ = std::fs::remove_dir_all(&dir);
+        let result = measured?;
         println!(
             "run {}: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
             run + 1,

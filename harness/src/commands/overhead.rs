@@ -28,12 +28,10 @@ fn wrk_rate(exe: &Path, dir: &Path, clients: usize, seconds: u64) -> Result<f64,
     std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     let cluster = LocalCluster::start(exe, "chain-kv", 3, dir, None)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
-    // The same readiness check as the load benchmark: a write and a read pass.
-    runtime.block_on(super::load::drive(
+    runtime.block_on(crate::cluster::wait_until_ready(
+        &crate::run::client::http_client(Duration::from_secs(1), 1),
         &cluster.addresses(),
-        1,
-        Duration::from_millis(200),
-    ));
+    ))?;
     let script = dir.join("mix.lua");
     std::fs::write(&script, WRK_SCRIPT).map_err(|error| error.to_string())?;
     let addresses = cluster.addresses();

@@ -323,7 +323,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     )?;
     let addresses = cluster.addresses();
     let client = http_client(Duration::from_millis(plan.timeout_ms), plan.concurrency);
-    wait_until_ready(&client, &addresses).await?;
+    crate::cluster::wait_until_ready(&client, &addresses).await?;
 
     let start = Instant::now();
     let recorder = Arc::new(
@@ -410,7 +410,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     // The final phase: once the cluster answers again, read every key that may
     // have been written, unless the run was interrupted.
     if failure.is_none() && !interrupted.load(Ordering::Relaxed) && !plan.nemesis.is_empty() {
-        if let Err(error) = wait_until_ready(&client, &addresses).await {
+        if let Err(error) = crate::cluster::wait_until_ready(&client, &addresses).await {
             failure = Some(error);
         }
     }
@@ -485,35 +485,6 @@ pub fn check_store(dir: &Path) -> Result<(CheckResults, String), String> {
     let json = results.to_json();
     std::fs::write(dir.join("results.json"), &json).map_err(|error| error.to_string())?;
     Ok((results, json))
-}
-
-/// Waits until every node answers `/health` and a read through the first node
-/// succeeds (the cluster has formed), for at most 30 s.
-async fn wait_until_ready(client: &reqwest::Client, addresses: &[String]) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut ready = true;
-        for address in addresses {
-            let healthy = client.get(format!("http://{address}/health")).send().await;
-            ready &= healthy.is_ok_and(|response| response.status().is_success());
-        }
-        if ready {
-            let read = client
-                .get(format!("http://{}/kv/faultline-ready", addresses[0]))
-                .send()
-                .await;
-            if read.is_ok_and(|response| response.status().is_success()) {
-                return Ok(());
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(
-                "the cluster did not become ready within 30 s (see the node logs in the store)"
-                    .to_string(),
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Ctrl-C or SIGTERM stops the workload; the run then tears down and checks
