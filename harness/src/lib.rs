@@ -17,4 +17,5 @@ pub mod cluster;
 pub mod commands;
 pub mod exit;
 pub mod proxy;
+pub mod rng;
 pub mod run;

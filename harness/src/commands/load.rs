@@ -37,7 +37,7 @@ pub async fn drive(addresses: &[String], clients: usize, duration: Duration) -> 
             let addresses = addresses.to_vec();
             let stop = stop.clone();
             tokio::spawn(async move {
-                let mut rng = super::generate::Rng::new(worker as u64 + 1);
+                let mut rng = crate::rng::Rng::new(worker as u64 + 1);
                 let mut latencies = Vec::new();
                 let mut errors = 0u64;
                 let mut written = 0u64;

@@ -5,7 +5,7 @@
 //! random gap in [0, 2·dt] before each operation, dt = concurrency / rate) and
 //! the time limit are the interpreter's; the generator says what and when.
 
-use crate::commands::generate::Rng;
+use crate::rng::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -9,7 +9,7 @@
 
 use super::recorder::Recorder;
 use crate::cluster::LocalCluster;
-use crate::commands::generate::Rng;
+use crate::rng::Rng;
 use histories::{EventType, Process};
 use nix::sys::signal::Signal;
 use serde::Serialize;
