@@ -452,7 +452,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             check::peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
-    let (results, _) = check_store(&dir)?;
+    let results = check_store(&dir)?;
     let code = results.valid.exit_code();
     let report = &results.checkers.linearizable;
     for witness in report.witnesses.iter().take(1) {
@@ -477,14 +477,14 @@ async fn execute(plan: Plan) -> Result<u8, String> {
 ///
 /// # Errors
 /// The history cannot be read or checked.
-pub fn check_store(dir: &Path) -> Result<(CheckResults, String), String> {
+pub fn check_store(dir: &Path) -> Result<CheckResults, String> {
     let (history, format) = check::load(dir, None)?;
     let options = linearizable::Options::new(ModelKind::infer(&history));
     let report = linearizable::check(&history, &options).map_err(|error| error.to_string())?;
     let results = CheckResults::new(&history, format, report);
-    let json = results.to_json();
-    std::fs::write(dir.join("results.json"), &json).map_err(|error| error.to_string())?;
-    Ok((results, json))
+    std::fs::write(dir.join("results.json"), results.to_json())
+        .map_err(|error| error.to_string())?;
+    Ok(results)
 }
 
 /// Ctrl-C or SIGTERM stops the workload; the run then tears down and checks
