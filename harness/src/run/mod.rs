@@ -26,7 +26,7 @@ use crate::exit;
 use checkers::linearizable;
 use checkers::{ModelKind, Validity};
 use clap::Args;
-use client::{Completion, http_client, invoke};
+use client::{Completion, Endpoint, http_client, invoke};
 use generator::{GeneratorOptions, Mix, ThreadGenerator, Workload};
 use histories::{EventType, Process};
 use recorder::Recorder;
@@ -369,10 +369,14 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     };
     let deadline = start + Duration::from_secs_f64(plan.time_limit_s);
     // Worker `thread` is bound to node `thread mod n`, and stops on `stop`.
+    let endpoints = addresses
+        .iter()
+        .map(|address| Endpoint::new(address))
+        .collect::<Result<Vec<_>, _>>()?;
     let make_worker = |thread: usize, stop: &Arc<AtomicBool>| Worker {
         thread,
         concurrency: plan.concurrency,
-        address: addresses[thread % addresses.len()].clone(),
+        endpoint: endpoints[thread % endpoints.len()].clone(),
         client: client.clone(),
         recorder: recorder.clone(),
         stop: stop.clone(),
@@ -564,7 +568,7 @@ async fn report_progress(
 struct Worker {
     thread: usize,
     concurrency: usize,
-    address: String,
+    endpoint: Endpoint,
     client: reqwest::Client,
     recorder: Arc<Recorder>,
     stop: Arc<AtomicBool>,
@@ -621,7 +625,7 @@ impl Worker {
                 .map_err(|error| format!("writing the history: {error}"))
         };
         record(EventType::Invoke, op.value.clone(), None)?;
-        let completion = invoke(&self.client, &self.address, op).await;
+        let completion = invoke(&self.client, &self.endpoint, op).await;
         match &completion {
             Completion::Ok(value) => record(EventType::Ok, value.clone(), None)?,
             Completion::Fail(error) => {

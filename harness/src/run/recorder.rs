@@ -7,7 +7,7 @@
 use histories::{Event, EventType, Process};
 use serde_json::Value;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +26,8 @@ pub struct Counts {
 
 /// Writes the history.
 pub struct Recorder {
-    state: Mutex<(BufWriter<File>, u64)>,
+    /// The file, the next index, and a line buffer reused for every event.
+    state: Mutex<(File, u64, Vec<u8>)>,
     start: Instant,
     /// Completions so far.
     pub counts: Counts,
@@ -40,7 +41,7 @@ impl Recorder {
     pub fn create(path: &Path, start: Instant) -> std::io::Result<Recorder> {
         let file = File::options().write(true).create_new(true).open(path)?;
         Ok(Recorder {
-            state: Mutex::new((BufWriter::new(file), 0)),
+            state: Mutex::new((file, 0, Vec::with_capacity(256))),
             start,
             counts: Counts::default(),
         })
@@ -60,7 +61,7 @@ impl Recorder {
         error: Option<Value>,
     ) -> std::io::Result<()> {
         let mut state = self.state.lock().expect("recorder lock");
-        let (writer, index) = &mut *state;
+        let (file, index, line) = &mut *state;
         let event = Event {
             index: *index,
             time_ns: self.start.elapsed().as_nanos() as i64,
@@ -71,9 +72,12 @@ impl Recorder {
             value,
             error,
         };
-        serde_json::to_writer(&mut *writer, &event)?;
-        writer.write_all(b"\n")?;
-        writer.flush()?;
+        line.clear();
+        serde_json::to_writer(&mut *line, &event)?;
+        line.push(b'\n');
+        // One write per event, straight to the file: no buffer holds an event
+        // back, so a killed controller leaves every event it recorded.
+        file.write_all(line)?;
         *index += 1;
         match kind {
             EventType::Ok => self.counts.ok.fetch_add(1, Ordering::Relaxed),
