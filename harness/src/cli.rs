@@ -21,7 +21,7 @@ pub enum Command {
     /// Start a bundled cluster, run a workload against it, record the history,
     /// check it and store everything (the main job).
     #[command(after_help = EXIT_CODES)]
-    Run(crate::run::RunArgs),
+    Run(Box<crate::run::RunArgs>),
     /// Check a history file for linearizability and print the verdict with a witness.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),

@@ -20,6 +20,11 @@ pub struct LocalCluster {
     bug: Option<String>,
     /// Every node's port by id, chain-kv's master included.
     ports: BTreeMap<String, u16>,
+    /// Where a node reaches a peer, where not at the peer's own address (a link
+    /// proxy): `from → to → host:port`.
+    routes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Extra environment per node (its clock).
+    environment: BTreeMap<String, BTreeMap<String, String>>,
     children: BTreeMap<String, Child>,
 }
 
@@ -63,6 +68,24 @@ impl LocalCluster {
         logs: &Path,
         bug: Option<&str>,
     ) -> Result<LocalCluster, String> {
+        let mut cluster = LocalCluster::prepare(exe, store, size, dir, logs, bug)?;
+        cluster.launch_all()?;
+        Ok(cluster)
+    }
+
+    /// As [`LocalCluster::start_with_logs`], but nothing is started yet: routes
+    /// and environments may be set first, then [`LocalCluster::launch_all`].
+    ///
+    /// # Errors
+    /// An unknown store, or no free ports.
+    pub fn prepare(
+        exe: &Path,
+        store: &str,
+        size: usize,
+        dir: &Path,
+        logs: &Path,
+        bug: Option<&str>,
+    ) -> Result<LocalCluster, String> {
         if store != "chain-kv" && store != "twopc-kv" {
             return Err(format!(
                 "unknown store {store:?}; expected chain-kv or twopc-kv"
@@ -74,27 +97,70 @@ impl LocalCluster {
             .chain((1..=size).map(|n| format!("n{n}")))
             .collect();
         let ports = free_ports(ids.len()).map_err(|error| error.to_string())?;
-        let mut cluster = LocalCluster {
+        Ok(LocalCluster {
             store: store.to_string(),
             exe: exe.to_path_buf(),
             dir: dir.to_path_buf(),
             logs: logs.to_path_buf(),
             bug: bug.map(str::to_string),
             ports: ids.into_iter().zip(ports).collect(),
+            routes: BTreeMap::new(),
+            environment: BTreeMap::new(),
             children: BTreeMap::new(),
-        };
-        let ids: Vec<String> = cluster.ports.keys().cloned().collect();
+        })
+    }
+
+    /// Every node's own address by id, chain-kv's master included.
+    pub fn node_addresses(&self) -> BTreeMap<String, std::net::SocketAddr> {
+        self.ports
+            .iter()
+            .map(|(id, port)| {
+                (
+                    id.clone(),
+                    std::net::SocketAddr::from(([127, 0, 0, 1], *port)),
+                )
+            })
+            .collect()
+    }
+
+    /// Makes `from` reach `to` at `address` (a link proxy) from its next start.
+    pub fn route(&mut self, from: &str, to: &str, address: String) {
+        self.routes
+            .entry(from.to_string())
+            .or_default()
+            .insert(to.to_string(), address);
+    }
+
+    /// Sets environment variables for `id` from its next start.
+    pub fn set_environment(&mut self, id: &str, variables: BTreeMap<String, String>) {
+        self.environment.insert(id.to_string(), variables);
+    }
+
+    /// Starts every node not running.
+    ///
+    /// # Errors
+    /// A node that cannot be started.
+    pub fn launch_all(&mut self) -> Result<(), String> {
+        let ids: Vec<String> = self.ports.keys().cloned().collect();
         for id in ids {
-            cluster.launch(&id)?;
+            if !self.running(&id) {
+                self.launch(&id)?;
+            }
         }
-        Ok(cluster)
+        Ok(())
     }
 
     fn launch(&mut self, id: &str) -> Result<(), String> {
+        let routes = self.routes.get(id);
         let peers = self
             .ports
             .iter()
-            .map(|(id, port)| format!("{id}=127.0.0.1:{port}"))
+            .map(
+                |(peer, port)| match routes.and_then(|routes| routes.get(peer)) {
+                    Some(address) => format!("{peer}={address}"),
+                    None => format!("{peer}=127.0.0.1:{port}"),
+                },
+            )
             .collect::<Vec<_>>()
             .join(",");
         let log = std::fs::OpenOptions::new()
@@ -122,7 +188,8 @@ impl LocalCluster {
             // Its own process group, so that signals reach anything it starts;
             // and it dies with this process (see `faultline node`).
             .process_group(0)
-            .env(PARENT_PID, std::process::id().to_string());
+            .env(PARENT_PID, std::process::id().to_string())
+            .envs(self.environment.get(id).into_iter().flatten());
         if let Some(bug) = &self.bug {
             command.args(["--bug", bug]);
         }
@@ -140,6 +207,11 @@ impl LocalCluster {
             .filter(|(id, _)| id.as_str() != "master")
             .map(|(_, port)| format!("127.0.0.1:{port}"))
             .collect()
+    }
+
+    /// Every id, chain-kv's master included.
+    pub fn ids(&self) -> Vec<String> {
+        self.ports.keys().cloned().collect()
     }
 
     /// The ids of the nodes clients use.

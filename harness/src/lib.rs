@@ -9,13 +9,14 @@
 //! - `generate`: write synthetic histories for benchmarks.
 //! - `node`: one node of a bundled store (started by `run` and `bench`).
 //!
-//! `proxy` is the per-link TCP proxy the rootless partition backend is built on;
-//! it is not wired into `run` yet.
+//! `cluster` runs a bundled store's nodes as processes, `net` puts partitions
+//! and degraded links between them, and `clock` skews their wall clocks.
 
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod commands;
 pub mod exit;
-pub mod proxy;
+pub mod net;
 pub mod rng;
 pub mod run;

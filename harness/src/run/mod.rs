@@ -20,9 +20,12 @@ pub mod nemesis;
 pub mod recorder;
 pub mod store;
 
+use crate::clock::Clocks;
 use crate::cluster::LocalCluster;
 use crate::commands::check::{self, CheckResults};
 use crate::exit;
+use crate::net::grudge::Shape;
+use crate::net::{Backend, Degradation, ProxyNet};
 use checkers::linearizable;
 use checkers::{ModelKind, Validity};
 use clap::Args;
@@ -81,10 +84,32 @@ pub struct RunArgs {
     /// Per-request timeout in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub timeout_ms: u64,
-    /// Faults to inject: kill, pause, all or none (partitions, clock skew and
-    /// packet faults are not supported yet).
+    /// Faults to inject, comma-separated: partition, kill, pause, clock, packet;
+    /// or all, or none.
     #[arg(long, default_value = "none")]
     pub nemesis: String,
+    /// How partitions are made: proxy (per-link TCP proxies, rootless, bundled
+    /// targets), netns (namespaces and packet filters, root) or auto.
+    #[arg(long, default_value = "auto")]
+    pub net: String,
+    /// Partition shapes to draw from: one, majority, majorities-ring, bridge,
+    /// minority-third, or all.
+    #[arg(long, default_value = "all")]
+    pub partition: String,
+    /// An explicit partition instead of the shapes: node=peer+peer;… (each node
+    /// drops traffic from the peers listed).
+    #[arg(long)]
+    pub grudge: Option<String>,
+    /// The largest clock offset a clock fault sets, seconds, either way.
+    #[arg(long, default_value_t = 120.0)]
+    pub clock_offset: f64,
+    /// Delay a packet fault adds to each chunk of a node's traffic, ms.
+    #[arg(long, default_value_t = 50)]
+    pub packet_delay_ms: u64,
+    /// The share of a node's traffic a packet fault loses (resent after a
+    /// retransmission timeout), 0 to 1.
+    #[arg(long, default_value_t = 0.2)]
+    pub packet_loss: f64,
     /// Seconds a fault lasts, and then the calm between faults.
     #[arg(long, default_value_t = 10.0)]
     pub nemesis_interval: f64,
@@ -131,12 +156,10 @@ pub struct Plan {
     pub timeout_ms: u64,
     /// The model the history is checked against.
     pub model: ModelKind,
-    /// Faults injected.
-    pub nemesis: Vec<nemesis::Fault>,
-    /// Seconds per fault, and per calm.
-    pub nemesis_interval_s: f64,
-    /// Which nodes faults hit.
-    pub nemesis_targets: Vec<nemesis::Targets>,
+    /// Faults injected, and how.
+    pub nemesis: nemesis::Options,
+    /// How partitions and degraded links are made, if the plan has any.
+    pub net: Option<Backend>,
     /// The command that reproduces this run's schedule.
     pub command: String,
     #[serde(skip)]
@@ -217,14 +240,8 @@ impl Plan {
             return Err("--timeout-ms must be at least 1".to_string());
         }
         let mix = Mix::parse(&args.mix)?;
-        let faults = nemesis::Fault::parse_list(&args.nemesis)?;
-        let targets = nemesis::Targets::parse_list(&args.nemesis_targets)?;
-        if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
-            return Err(format!(
-                "--nemesis-interval must be a positive number of seconds, not {}",
-                args.nemesis_interval
-            ));
-        }
+        let nemesis = nemesis_options(args)?;
+        let net = choose_net(args, &nemesis.faults)?;
         store::check_writable(&args.store)?;
         let seed = args
             .seed
@@ -244,11 +261,23 @@ impl Plan {
         if let Some(bug) = &args.bug {
             command.push_str(&format!(" --bug {bug}"));
         }
-        if !faults.is_empty() {
+        if !nemesis.faults.is_empty() {
             command.push_str(&format!(
-                " --nemesis {} --nemesis-interval {} --nemesis-targets {}",
-                args.nemesis, args.nemesis_interval, args.nemesis_targets
+                " --nemesis {} --nemesis-interval {} --nemesis-targets {} --partition {} --clock-offset {} --packet-delay-ms {} --packet-loss {}",
+                args.nemesis,
+                args.nemesis_interval,
+                args.nemesis_targets,
+                args.partition,
+                args.clock_offset,
+                args.packet_delay_ms,
+                args.packet_loss
             ));
+            if let Some(grudge) = &args.grudge {
+                command.push_str(&format!(" --grudge '{grudge}'"));
+            }
+            if let Some(net) = net {
+                command.push_str(&format!(" --net {}", net.name()));
+            }
         }
         Ok(Plan {
             version: env!("CARGO_PKG_VERSION"),
@@ -266,13 +295,76 @@ impl Plan {
             mix,
             timeout_ms: args.timeout_ms,
             model: ModelKind::CasRegister,
-            nemesis: faults,
-            nemesis_interval_s: args.nemesis_interval,
-            nemesis_targets: targets,
+            nemesis,
+            net,
             command,
             store: args.store.clone(),
             stats: args.stats,
         })
+    }
+}
+
+/// The nemesis part of the plan.
+fn nemesis_options(args: &RunArgs) -> Result<nemesis::Options, String> {
+    let faults = nemesis::Fault::parse_list(&args.nemesis)?;
+    let targets = nemesis::Targets::parse_list(&args.nemesis_targets)?;
+    if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
+        return Err(format!(
+            "--nemesis-interval must be a positive number of seconds, not {}",
+            args.nemesis_interval
+        ));
+    }
+    let shapes = match &args.grudge {
+        Some(grudge) => {
+            let nodes: Vec<String> = (1..=args.nodes).map(|n| format!("n{n}")).collect();
+            vec![Shape::parse_grudge(grudge, &nodes)?]
+        }
+        None => Shape::parse_list(&args.partition)?,
+    };
+    if !(args.clock_offset >= 0.0 && args.clock_offset <= 86_400.0) {
+        return Err(format!(
+            "--clock-offset must be between 0 and 86400 seconds, not {}",
+            args.clock_offset
+        ));
+    }
+    if !(0.0..=1.0).contains(&args.packet_loss) {
+        return Err(format!(
+            "--packet-loss must be between 0 and 1, not {}",
+            args.packet_loss
+        ));
+    }
+    if faults.contains(&nemesis::Fault::Clock) {
+        crate::clock::library()?;
+    }
+    Ok(nemesis::Options {
+        faults,
+        interval_s: args.nemesis_interval,
+        targets,
+        shapes,
+        clock_offset_s: args.clock_offset,
+        packet: Degradation {
+            delay_ms: args.packet_delay_ms,
+            loss: args.packet_loss,
+        },
+    })
+}
+
+/// The network backend, when the plan partitions or degrades links: the
+/// bundled targets take their peers' addresses from the harness, so `auto`
+/// means the rootless proxies.
+fn choose_net(args: &RunArgs, faults: &[nemesis::Fault]) -> Result<Option<Backend>, String> {
+    let chosen = Backend::parse(&args.net)?;
+    let needs_net = faults
+        .iter()
+        .any(|fault| matches!(fault, nemesis::Fault::Partition | nemesis::Fault::Packet));
+    if !needs_net {
+        return Ok(None);
+    }
+    match chosen.unwrap_or(Backend::Proxy) {
+        Backend::Proxy => Ok(Some(Backend::Proxy)),
+        Backend::Netns => {
+            Err("--net netns is not available yet; the bundled targets use --net proxy".to_string())
+        }
     }
 }
 
@@ -313,7 +405,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     std::fs::write(dir.join("plan.json"), plan_json).map_err(|error| error.to_string())?;
 
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let cluster = LocalCluster::start_with_logs(
+    let mut cluster = LocalCluster::prepare(
         &exe,
         &plan.target,
         plan.nodes,
@@ -321,6 +413,32 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         &dir.join("nodes"),
         plan.bug.as_deref(),
     )?;
+    // Links through proxies, clocks through libfaketime: set before any node
+    // starts, kept across restarts.
+    let net = match plan.net {
+        Some(Backend::Proxy) => {
+            let net = ProxyNet::new(&cluster.node_addresses())?;
+            for from in cluster.ids() {
+                for to in cluster.ids() {
+                    if let Some(address) = net.route(&from, &to) {
+                        cluster.route(&from, &to, address.to_string());
+                    }
+                }
+            }
+            Some(Arc::new(std::sync::Mutex::new(net)))
+        }
+        Some(Backend::Netns) | None => None,
+    };
+    let clocks = if plan.nemesis.faults.contains(&nemesis::Fault::Clock) {
+        let clocks = Clocks::new(&dir.join("nodes").join("clocks"))?;
+        for node in cluster.nodes() {
+            cluster.set_environment(&node, clocks.environment(&node)?);
+        }
+        Some(Arc::new(clocks))
+    } else {
+        None
+    };
+    cluster.launch_all()?;
     let addresses = cluster.addresses();
     let client = http_client(Duration::from_millis(plan.timeout_ms), plan.concurrency);
     crate::cluster::wait_until_ready(&client, &addresses).await?;
@@ -332,12 +450,13 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(AtomicBool::new(false));
     let signals = tokio::spawn(stop_on_signal(stop.clone(), interrupted.clone()));
-    let faults = if plan.nemesis.is_empty() {
+    let faults = if plan.nemesis.faults.is_empty() {
         "none".to_string()
     } else {
         plan.nemesis
+            .faults
             .iter()
-            .map(|fault| format!("{fault:?}").to_lowercase())
+            .map(|fault| fault.name())
             .collect::<Vec<_>>()
             .join(",")
     };
@@ -347,15 +466,17 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         plan.time_limit_s,
         faults,
     ));
-    let cluster = Arc::new(std::sync::Mutex::new(cluster));
+    let environment = Arc::new(nemesis::Environment {
+        cluster: Arc::new(std::sync::Mutex::new(cluster)),
+        net,
+        clocks,
+        recorder: recorder.clone(),
+    });
     let calm_nemesis = Arc::new(AtomicBool::new(false));
     let nemesis = tokio::spawn(nemesis::run(
         plan.nemesis.clone(),
-        plan.nemesis_targets.clone(),
-        Duration::from_secs_f64(plan.nemesis_interval_s),
         plan.seed,
-        cluster.clone(),
-        recorder.clone(),
+        environment.clone(),
         calm_nemesis.clone(),
     ));
     let options = GeneratorOptions {
@@ -408,12 +529,13 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         Err(error) => failure = failure.or(Some(error.to_string())),
         Ok(Ok(())) => {}
     }
-    if let Err(error) = nemesis::heal_all(&cluster) {
+    if let Err(error) = nemesis::heal_all(&environment) {
         failure = failure.or(Some(error));
     }
     // The final phase: once the cluster answers again, read every key that may
     // have been written, unless the run was interrupted.
-    if failure.is_none() && !interrupted.load(Ordering::Relaxed) && !plan.nemesis.is_empty() {
+    if failure.is_none() && !interrupted.load(Ordering::Relaxed) && !plan.nemesis.faults.is_empty()
+    {
         if let Err(error) = crate::cluster::wait_until_ready(&client, &addresses).await {
             failure = Some(error);
         }
@@ -437,7 +559,9 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     stop.store(true, Ordering::Relaxed);
     let _ = progress.await;
     signals.abort();
-    drop(cluster);
+    // The nodes stop here (the cluster kills them when dropped), and the
+    // proxies with them.
+    drop(environment);
     if let Some(error) = failure {
         return Err(format!(
             "the run failed: {error}; its history so far is in {}",

@@ -1,27 +1,42 @@
 //! A TCP proxy for one directed link between two nodes: the rootless way to cut
-//! a link. Node A reaches node B only through A→B's proxy, so cutting the proxy
-//! cuts exactly that direction of traffic, whichever side opened the connection.
+//! a link. Node A reaches node B only through A→B's proxy (the harness writes
+//! the proxy's address into A's peer list), so a cut on that proxy stops exactly
+//! the traffic A's connections to B carry, both ways.
 //!
-//! Modes: `Pass` forwards bytes both ways; `Cut` closes every connection through
-//! the link and closes new ones at once (the handshake with the proxy itself
-//! still succeeds, a known limit of proxies next to packet filters); `Delay`
-//! holds each chunk for a while before forwarding it. Only loopback is used.
+//! Modes: `Pass` forwards bytes both ways. `Cut` stalls them: nothing is read
+//! or forwarded, so senders fill their buffers and time out, and whatever was
+//! queued flows once the link heals, as after a healed packet-filter partition
+//! (the handshake with the proxy itself still succeeds, a known limit of
+//! proxies). `Degraded` delays each chunk and, with some probability, holds it
+//! for a retransmission timeout more: what a lossy, slow network does to TCP.
+//! Only loopback is used.
 
+use crate::rng::Rng;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+/// How long TCP waits before resending a lost segment, at least (RFC 6298's
+/// floor as Linux applies it).
+pub const RETRANSMISSION_TIMEOUT: Duration = Duration::from_millis(200);
+
 /// What the link does with traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
     /// Forward everything.
     Pass,
-    /// Drop every connection.
+    /// Forward nothing until the mode changes.
     Cut,
-    /// Forward each chunk after this delay.
-    Delay(Duration),
+    /// Forward each chunk after `delay`, and one chunk in `1 / loss` after a
+    /// retransmission timeout more.
+    Degraded {
+        /// Added to every chunk.
+        delay: Duration,
+        /// The probability that a chunk is "lost" once.
+        loss: f64,
+    },
 }
 
 /// A running proxy; dropping it stops it and closes its connections.
@@ -32,15 +47,23 @@ pub struct LinkProxy {
 }
 
 impl LinkProxy {
-    /// Listens on a fresh loopback port and forwards to `target`.
+    /// Listens on a fresh loopback port and forwards to `target`, on `runtime`.
     ///
     /// # Errors
     /// The port cannot be bound.
-    pub async fn start(target: SocketAddr) -> std::io::Result<LinkProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+    pub fn start(
+        runtime: &tokio::runtime::Handle,
+        target: SocketAddr,
+    ) -> std::io::Result<LinkProxy> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let (mode, watcher) = watch::channel(Mode::Pass);
-        let task = tokio::spawn(accept(listener, target, watcher));
+        let task = runtime.spawn(async move {
+            if let Ok(listener) = TcpListener::from_std(listener) {
+                accept(listener, target, watcher).await;
+            }
+        });
         Ok(LinkProxy {
             address,
             mode,
@@ -61,21 +84,23 @@ impl LinkProxy {
 
 impl Drop for LinkProxy {
     fn drop(&mut self) {
-        // Ends the accept loop; connections end when they see the mode drop.
-        self.mode.send_replace(Mode::Cut);
+        // The accept loop owns every connection; aborting it closes them all.
         self.task.abort();
     }
 }
 
 async fn accept(listener: TcpListener, target: SocketAddr, mode: watch::Receiver<Mode>) {
     let mut connections = tokio::task::JoinSet::new();
+    let mut seed = u64::from(target.port());
     while let Ok((inbound, _)) = listener.accept().await {
-        if *mode.borrow() == Mode::Cut {
-            drop(inbound);
-            continue;
-        }
         let mode = mode.clone();
+        seed += 1;
         connections.spawn(async move {
+            // A partitioned link does not even reach the target.
+            let mut waiting = mode.clone();
+            if waiting.wait_for(|mode| *mode != Mode::Cut).await.is_err() {
+                return;
+            }
             let Ok(outbound) = TcpStream::connect(target).await else {
                 return;
             };
@@ -83,10 +108,10 @@ async fn accept(listener: TcpListener, target: SocketAddr, mode: watch::Receiver
             let _ = outbound.set_nodelay(true);
             let (inbound_read, inbound_write) = inbound.into_split();
             let (outbound_read, outbound_write) = outbound.into_split();
-            // Either direction ending (or the link being cut) ends both.
+            // Either direction ending ends both.
             tokio::select! {
-                _ = pipe(inbound_read, outbound_write, mode.clone()) => {}
-                _ = pipe(outbound_read, inbound_write, mode) => {}
+                _ = pipe(inbound_read, outbound_write, mode.clone(), Rng::new(seed)) => {}
+                _ = pipe(outbound_read, inbound_write, mode, Rng::new(!seed)) => {}
             }
         });
         // Reap finished connections so the set does not grow without bound.
@@ -94,30 +119,47 @@ async fn accept(listener: TcpListener, target: SocketAddr, mode: watch::Receiver
     }
 }
 
-/// Copies one direction until end of stream, an error, or a cut.
+/// Copies one direction until end of stream or an error, obeying the mode.
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut mode: watch::Receiver<Mode>,
+    mut rng: Rng,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        let read = tokio::select! {
-            read = from.read(&mut buffer) => read,
-            changed = mode.wait_for(|mode| *mode == Mode::Cut) => {
-                let _ = changed;
-                return;
-            }
-        };
-        let count = match read {
+        // While cut, read nothing: the sender's data waits in its buffers.
+        if mode.wait_for(|mode| *mode != Mode::Cut).await.is_err() {
+            return;
+        }
+        let count = match from.read(&mut buffer).await {
             Ok(0) | Err(_) => return,
             Ok(count) => count,
         };
-        let current = *mode.borrow();
-        match current {
-            Mode::Cut => return,
-            Mode::Delay(delay) => tokio::time::sleep(delay).await,
-            Mode::Pass => {}
+        loop {
+            let current = *mode.borrow_and_update();
+            match current {
+                Mode::Pass => break,
+                Mode::Degraded { delay, loss } => {
+                    let lost = rng.chance(loss);
+                    tokio::time::sleep(
+                        delay
+                            + if lost {
+                                RETRANSMISSION_TIMEOUT
+                            } else {
+                                Duration::ZERO
+                            },
+                    )
+                    .await;
+                    break;
+                }
+                // Cut after the read: hold the chunk until the link heals.
+                Mode::Cut => {
+                    if mode.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
         }
         if to.write_all(&buffer[..count]).await.is_err() {
             return;
@@ -160,7 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_link_passes_is_cut_and_heals() {
-        let proxy = LinkProxy::start(echo().await).await.unwrap();
+        let proxy = LinkProxy::start(&tokio::runtime::Handle::current(), echo().await).unwrap();
         let mut open = TcpStream::connect(proxy.address()).await.unwrap();
         let wait = Duration::from_secs(2);
         assert_eq!(
@@ -177,12 +219,23 @@ mod tests {
         );
         let mut fresh = TcpStream::connect(proxy.address()).await.unwrap();
         assert_eq!(
-            round_trip(&mut fresh, b"lost", Duration::from_millis(300)).await,
+            round_trip(&mut fresh, b"held", Duration::from_millis(300)).await,
             None,
-            "a new one is closed"
+            "a new one stalls too"
         );
 
         proxy.set(Mode::Pass);
+        let mut late = vec![0u8; 4];
+        tokio::time::timeout(wait, open.read_exact(&mut late))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&late, b"lost", "what was held flows once the link heals");
+        tokio::time::timeout(wait, fresh.read_exact(&mut late))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&late, b"held");
         let mut healed = TcpStream::connect(proxy.address()).await.unwrap();
         assert_eq!(
             round_trip(&mut healed, b"back", wait).await.as_deref(),
@@ -192,8 +245,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_delayed_link_is_slower_but_delivers() {
-        let proxy = LinkProxy::start(echo().await).await.unwrap();
-        proxy.set(Mode::Delay(Duration::from_millis(100)));
+        let proxy = LinkProxy::start(&tokio::runtime::Handle::current(), echo().await).unwrap();
+        proxy.set(Mode::Degraded {
+            delay: Duration::from_millis(100),
+            loss: 0.0,
+        });
         let mut stream = TcpStream::connect(proxy.address()).await.unwrap();
         let started = std::time::Instant::now();
         assert_eq!(

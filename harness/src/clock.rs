@@ -1,0 +1,141 @@
+//! Clock skew per node through libfaketime, never touching the real clock.
+//!
+//! Each node starts with libfaketime preloaded and its own timestamp file; the
+//! nemesis rewrites the file and the node's wall clock moves at once (the file
+//! is re-read on every call). Monotonic time is left alone: tokio's timers run
+//! on it and hang after a backward jump, and real clock steps never move it
+//! either. It works only for dynamically linked programs that read the clock
+//! through libc — the bundled nodes, not Go or static binaries.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where Debian and others put the library.
+const CANDIDATES: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+];
+
+/// The variable that overrides where libfaketime is.
+pub const LIBRARY_VARIABLE: &str = "FAULTLINE_LIBFAKETIME";
+
+/// Finds libfaketime.
+///
+/// # Errors
+/// A message saying how to install it.
+pub fn library() -> Result<PathBuf, String> {
+    std::env::var_os(LIBRARY_VARIABLE)
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(CANDIDATES.iter().map(PathBuf::from))
+        .find(|path| path.is_file())
+        .ok_or_else(|| {
+            format!(
+                "clock faults need libfaketime, which was not found (apt-get install faketime, or set {LIBRARY_VARIABLE})"
+            )
+        })
+}
+
+/// The timestamp files of a run's nodes.
+pub struct Clocks {
+    library: PathBuf,
+    dir: PathBuf,
+}
+
+impl Clocks {
+    /// Clocks with their files in `dir`.
+    ///
+    /// # Errors
+    /// No libfaketime, or `dir` cannot be made.
+    pub fn new(dir: &Path) -> Result<Clocks, String> {
+        let library = library()?;
+        std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+        Ok(Clocks {
+            library,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn file(&self, node: &str) -> PathBuf {
+        self.dir.join(format!("{node}.faketime"))
+    }
+
+    /// The environment that starts `node` with its own clock (at offset 0 the
+    /// first time).
+    ///
+    /// # Errors
+    /// The timestamp file cannot be written.
+    pub fn environment(&self, node: &str) -> Result<BTreeMap<String, String>, String> {
+        if !self.file(node).exists() {
+            self.set(node, 0.0)?;
+        }
+        Ok([
+            ("LD_PRELOAD", self.library.display().to_string()),
+            (
+                "FAKETIME_TIMESTAMP_FILE",
+                self.file(node).display().to_string(),
+            ),
+            ("FAKETIME_NO_CACHE", "1".to_string()),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect())
+    }
+
+    /// Sets `node`'s wall clock `offset_s` seconds from the real one.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn set(&self, node: &str, offset_s: f64) -> Result<(), String> {
+        // Written aside and renamed, so a node never reads half a file.
+        let file = self.file(node);
+        let staged = file.with_extension("staged");
+        std::fs::write(&staged, format!("{offset_s:+.3}\n"))
+            .and_then(|()| std::fs::rename(&staged, &file))
+            .map_err(|error| format!("{}: {error}", file.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real process under libfaketime sees the offset, and then a new one
+    /// without restarting (skipped where libfaketime is not installed).
+    #[test]
+    fn a_node_clock_moves_when_its_file_changes() {
+        if library().is_err() {
+            eprintln!("libfaketime not installed; skipping");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let clocks = Clocks::new(dir.path()).unwrap();
+        let environment = clocks.environment("n1").unwrap();
+        // One process, two readings, the file rewritten between them.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "date +%s; read line; date +%s"])
+            .envs(&environment)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        clocks.set("n1", -3600.0).unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        let output = child.wait_with_output().unwrap();
+        let readings: Vec<i64> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| line.trim().parse().unwrap())
+            .collect();
+        let real = chrono::Utc::now().timestamp();
+        assert!((readings[0] - real).abs() < 30, "offset 0: {readings:?}");
+        assert!(
+            (readings[1] - (real - 3600)).abs() < 30,
+            "offset -1 h: {readings:?}"
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! The network between nodes, and the faults put on it: partitions (grudges)
+//! and degraded links (delay, loss).
+//!
+//! Two backends, as DESIGN.md lays out. `proxy` (rootless): one TCP proxy per
+//! directed link, whose address the harness writes into the source node's peer
+//! list — only for targets whose peer addresses the harness sets, the bundled
+//! ones. `netns` (root): one network namespace per node on a private bridge, and
+//! packet-filter rules inside each node's namespace, as Jepsen does over SSH.
+
+pub mod grudge;
+pub mod proxy;
+
+use grudge::Grudge;
+use proxy::{LinkProxy, Mode};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Which partition backend a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// Per-link TCP proxies on loopback.
+    Proxy,
+    /// Network namespaces and packet filters (root).
+    Netns,
+}
+
+impl Backend {
+    /// The name `--net` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Proxy => "proxy",
+            Backend::Netns => "netns",
+        }
+    }
+
+    /// Parses `--net`: `proxy`, `netns` or `auto`.
+    ///
+    /// # Errors
+    /// A message naming what is allowed.
+    pub fn parse(text: &str) -> Result<Option<Backend>, String> {
+        match text {
+            "auto" => Ok(None),
+            "proxy" => Ok(Some(Backend::Proxy)),
+            "netns" => Ok(Some(Backend::Netns)),
+            other => Err(format!(
+                "unknown --net {other:?}; expected proxy (rootless, bundled targets), netns (root) or auto"
+            )),
+        }
+    }
+}
+
+/// How degraded a link is: what the `packet` fault does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Degradation {
+    /// Added to every chunk of traffic, milliseconds.
+    pub delay_ms: u64,
+    /// The probability that a chunk is lost once (and so resent after a
+    /// retransmission timeout).
+    pub loss: f64,
+}
+
+/// Per-link proxies between every pair of nodes, on a runtime of their own so
+/// that traffic between nodes never waits for the controller's thread.
+pub struct ProxyNet {
+    runtime: Option<tokio::runtime::Runtime>,
+    links: BTreeMap<(String, String), LinkProxy>,
+    cut: BTreeSet<(String, String)>,
+    degraded: BTreeMap<(String, String), Degradation>,
+}
+
+impl ProxyNet {
+    /// One proxy for every ordered pair of distinct nodes, forwarding to the
+    /// destination's real address.
+    ///
+    /// # Errors
+    /// A runtime or a port that cannot be had.
+    pub fn new(nodes: &BTreeMap<String, SocketAddr>) -> Result<ProxyNet, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("faultline-proxies")
+            .enable_all()
+            .build()
+            .map_err(|error| format!("starting the link proxies: {error}"))?;
+        let mut links = BTreeMap::new();
+        for from in nodes.keys() {
+            for (to, address) in nodes {
+                if from != to {
+                    let proxy = LinkProxy::start(runtime.handle(), *address)
+                        .map_err(|error| format!("a proxy for {from}→{to}: {error}"))?;
+                    links.insert((from.clone(), to.clone()), proxy);
+                }
+            }
+        }
+        Ok(ProxyNet {
+            runtime: Some(runtime),
+            links,
+            cut: BTreeSet::new(),
+            degraded: BTreeMap::new(),
+        })
+    }
+
+    /// Where `from` reaches `to`.
+    pub fn route(&self, from: &str, to: &str) -> Option<SocketAddr> {
+        self.links
+            .get(&(from.to_string(), to.to_string()))
+            .map(LinkProxy::address)
+    }
+
+    /// Every link's proxy port, for checks that none is left.
+    pub fn ports(&self) -> Vec<u16> {
+        self.links
+            .values()
+            .map(|link| link.address().port())
+            .collect()
+    }
+
+    /// Replaces the partition in force with `grudge` (empty: heal).
+    pub fn partition(&mut self, grudge: &Grudge) {
+        self.cut = grudge::cut_links(grudge);
+        self.apply();
+    }
+
+    /// Degrades every link to or from one of `nodes` (none: restore all).
+    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) {
+        self.degraded = self
+            .links
+            .keys()
+            .filter(|(from, to)| nodes.contains(from) || nodes.contains(to))
+            .map(|link| (link.clone(), degradation))
+            .collect();
+        self.apply();
+    }
+
+    /// Every link back to passing traffic.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+        self.degraded.clear();
+        self.apply();
+    }
+
+    fn apply(&self) {
+        for (link, proxy) in &self.links {
+            let mode = if self.cut.contains(link) {
+                Mode::Cut
+            } else if let Some(degradation) = self.degraded.get(link) {
+                Mode::Degraded {
+                    delay: Duration::from_millis(degradation.delay_ms),
+                    loss: degradation.loss,
+                }
+            } else {
+                Mode::Pass
+            };
+            proxy.set(mode);
+        }
+    }
+}
+
+impl Drop for ProxyNet {
+    fn drop(&mut self) {
+        self.links.clear();
+        // Dropping a runtime blocks, which is not allowed inside the
+        // controller's async code; its thread ends on its own.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
