@@ -26,10 +26,19 @@ pub const LIBRARY_VARIABLE: &str = "FAULTLINE_LIBFAKETIME";
 /// # Errors
 /// A message saying how to install it.
 pub fn library() -> Result<PathBuf, String> {
-    std::env::var_os(LIBRARY_VARIABLE)
+    if let Some(path) = std::env::var_os(LIBRARY_VARIABLE).map(PathBuf::from) {
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "clock faults need libfaketime, which is not at {} ({LIBRARY_VARIABLE})",
+                path.display()
+            ))
+        };
+    }
+    CANDIDATES
+        .iter()
         .map(PathBuf::from)
-        .into_iter()
-        .chain(CANDIDATES.iter().map(PathBuf::from))
         .find(|path| path.is_file())
         .ok_or_else(|| {
             format!(

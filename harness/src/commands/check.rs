@@ -2,6 +2,7 @@
 
 use crate::cli::CheckArgs;
 use crate::exit;
+use crate::run::timeline::Timeline;
 use checkers::linearizable::{self, Algorithm, Options, Report, Witness};
 use checkers::{Budget, ModelKind, ModelOptions, Validity};
 use histories::{Format, History};
@@ -25,6 +26,9 @@ pub struct CheckResults {
     pub events: usize,
     /// Each checker's report.
     pub checkers: Checkers,
+    /// What the nemesis did, if the history says.
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub nemesis: Timeline,
 }
 
 impl CheckResults {
@@ -36,6 +40,7 @@ impl CheckResults {
             format: format.name(),
             events: history.events.len(),
             checkers: Checkers { linearizable },
+            nemesis: Timeline::of(history),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod generator;
 pub mod nemesis;
 pub mod recorder;
 pub mod store;
+pub mod timeline;
 
 use crate::clock::Clocks;
 use crate::cluster::LocalCluster;
@@ -418,13 +419,19 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     let net = match plan.net {
         Some(Backend::Proxy) => {
             let net = ProxyNet::new(&cluster.node_addresses())?;
+            let mut links = serde_json::Map::new();
             for from in cluster.ids() {
                 for to in cluster.ids() {
                     if let Some(address) = net.route(&from, &to) {
                         cluster.route(&from, &to, address.to_string());
+                        links.insert(format!("{from}->{to}"), address.to_string().into());
                     }
                 }
             }
+            // Which proxy carries which link, for reading the nodes' logs.
+            let links = serde_json::to_string_pretty(&links).expect("links serialize") + "\n";
+            std::fs::write(dir.join("nodes/links.json"), links)
+                .map_err(|error| error.to_string())?;
             Some(Arc::new(std::sync::Mutex::new(net)))
         }
         Some(Backend::Netns) | None => None,
