@@ -31,6 +31,9 @@ pub enum Command {
     Generate(commands::generate::GenerateArgs),
     /// Run one node of a bundled store (the harness starts these itself).
     Node(commands::node::NodeArgs),
+    /// Remove what killed runs left behind: the network namespaces (and the
+    /// processes and rules in them) of runs whose controller is gone.
+    Cleanup,
 }
 
 /// `faultline check`.
@@ -75,5 +78,14 @@ pub fn run(cli: Cli) -> u8 {
         Command::Bench(args) => commands::bench::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Node(args) => commands::node::run(&args),
+        Command::Cleanup => {
+            let removed = crate::net::netns::clean_dead_runs();
+            if removed.is_empty() {
+                println!("nothing left behind");
+            } else {
+                println!("removed {}", removed.join(" "));
+            }
+            crate::exit::VALID
+        }
     }
 }

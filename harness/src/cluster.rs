@@ -25,6 +25,10 @@ pub struct LocalCluster {
     routes: BTreeMap<String, BTreeMap<String, String>>,
     /// Extra environment per node (its clock).
     environment: BTreeMap<String, BTreeMap<String, String>>,
+    /// Where a node listens and is reached, if not on loopback (its namespace).
+    hosts: BTreeMap<String, std::net::Ipv4Addr>,
+    /// What a node's command is run through (`ip netns exec …`).
+    wrappers: BTreeMap<String, Vec<String>>,
     children: BTreeMap<String, Child>,
 }
 
@@ -106,8 +110,17 @@ impl LocalCluster {
             ports: ids.into_iter().zip(ports).collect(),
             routes: BTreeMap::new(),
             environment: BTreeMap::new(),
+            hosts: BTreeMap::new(),
+            wrappers: BTreeMap::new(),
             children: BTreeMap::new(),
         })
+    }
+
+    fn host(&self, id: &str) -> std::net::Ipv4Addr {
+        self.hosts
+            .get(id)
+            .copied()
+            .unwrap_or(std::net::Ipv4Addr::LOCALHOST)
     }
 
     /// Every node's own address by id, chain-kv's master included.
@@ -117,10 +130,17 @@ impl LocalCluster {
             .map(|(id, port)| {
                 (
                     id.clone(),
-                    std::net::SocketAddr::from(([127, 0, 0, 1], *port)),
+                    std::net::SocketAddr::from((self.host(id), *port)),
                 )
             })
             .collect()
+    }
+
+    /// Runs `id` at `host`, its command prefixed by `wrapper` (a namespace's
+    /// `ip netns exec`), from its next start.
+    pub fn place(&mut self, id: &str, host: std::net::Ipv4Addr, wrapper: Vec<String>) {
+        self.hosts.insert(id.to_string(), host);
+        self.wrappers.insert(id.to_string(), wrapper);
     }
 
     /// Makes `from` reach `to` at `address` (a link proxy) from its next start.
@@ -158,7 +178,7 @@ impl LocalCluster {
             .map(
                 |(peer, port)| match routes.and_then(|routes| routes.get(peer)) {
                     Some(address) => format!("{peer}={address}"),
-                    None => format!("{peer}=127.0.0.1:{port}"),
+                    None => format!("{peer}={}:{port}", self.host(peer)),
                 },
             )
             .collect::<Vec<_>>()
@@ -169,7 +189,18 @@ impl LocalCluster {
             .open(self.logs.join(format!("{id}.log")))
             .map_err(|error| error.to_string())?;
         let log_err = log.try_clone().map_err(|error| error.to_string())?;
-        let mut command = Command::new(&self.exe);
+        let mut command = match self
+            .wrappers
+            .get(id)
+            .and_then(|wrapper| wrapper.split_first())
+        {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.exe);
+                command
+            }
+            None => Command::new(&self.exe),
+        };
         command
             .args([
                 "node",
@@ -177,7 +208,7 @@ impl LocalCluster {
                 "--id",
                 id,
                 "--listen",
-                &format!("127.0.0.1:{}", self.ports[id]),
+                &format!("{}:{}", self.host(id), self.ports[id]),
                 "--peers",
                 &peers,
             ])
@@ -205,7 +236,7 @@ impl LocalCluster {
         self.ports
             .iter()
             .filter(|(id, _)| id.as_str() != "master")
-            .map(|(_, port)| format!("127.0.0.1:{port}"))
+            .map(|(id, port)| format!("{}:{port}", self.host(id)))
             .collect()
     }
 

@@ -8,6 +8,7 @@
 //! packet-filter rules inside each node's namespace, as Jepsen does over SSH.
 
 pub mod grudge;
+pub mod netns;
 pub mod proxy;
 
 use grudge::Grudge;
@@ -60,6 +61,71 @@ pub struct Degradation {
     /// The probability that a chunk is lost once (and so resent after a
     /// retransmission timeout).
     pub loss: f64,
+}
+
+/// The network a run's faults act on.
+pub enum Network {
+    /// Per-link proxies.
+    Proxy(ProxyNet),
+    /// Namespaces and packet filters.
+    Netns(netns::NetnsNet),
+}
+
+impl Network {
+    /// Replaces the partition in force with `grudge` (empty: heal it).
+    ///
+    /// # Errors
+    /// A rule that cannot be set.
+    pub fn partition(&mut self, grudge: &Grudge) -> Result<(), String> {
+        match self {
+            Network::Proxy(net) => {
+                net.partition(grudge);
+                Ok(())
+            }
+            Network::Netns(net) => net.partition(grudge),
+        }
+    }
+
+    /// Degrades the traffic of `nodes` (none: restore all).
+    ///
+    /// # Errors
+    /// A rule that cannot be set.
+    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), String> {
+        match self {
+            Network::Proxy(net) => {
+                net.degrade(nodes, degradation);
+                Ok(())
+            }
+            Network::Netns(net) => net.degrade(nodes, degradation),
+        }
+    }
+
+    /// What `degradation` amounts to on this network: namespaces lose packets
+    /// but cannot delay them without `tc netem`, which this backend does not
+    /// rely on (kernels without `sch_netem` lack it).
+    pub fn effective(&self, degradation: Degradation) -> Degradation {
+        match self {
+            Network::Proxy(_) => degradation,
+            Network::Netns(_) => Degradation {
+                delay_ms: 0,
+                ..degradation
+            },
+        }
+    }
+
+    /// Every fault on the network removed.
+    ///
+    /// # Errors
+    /// A rule that cannot be removed.
+    pub fn heal(&mut self) -> Result<(), String> {
+        match self {
+            Network::Proxy(net) => {
+                net.heal();
+                Ok(())
+            }
+            Network::Netns(net) => net.heal(),
+        }
+    }
 }
 
 /// Per-link proxies between every pair of nodes, on a runtime of their own so

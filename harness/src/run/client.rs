@@ -19,10 +19,22 @@ pub enum Completion {
 
 /// A pooled HTTP client with a per-request timeout.
 pub fn http_client(timeout: Duration, connections: usize) -> reqwest::Client {
+    bound_http_client(timeout, connections, None)
+}
+
+/// As [`http_client`], sending only from `local` when given: the address of
+/// the run's own uplink to its namespaces, so that a client whose network was
+/// not set up fails rather than sends elsewhere.
+pub fn bound_http_client(
+    timeout: Duration,
+    connections: usize,
+    local: Option<std::net::IpAddr>,
+) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_millis(500))
         .pool_max_idle_per_host(connections)
+        .local_address(local)
         .build()
         .expect("a plain HTTP client builds")
 }

@@ -26,11 +26,12 @@ use crate::cluster::LocalCluster;
 use crate::commands::check::{self, CheckResults};
 use crate::exit;
 use crate::net::grudge::Shape;
-use crate::net::{Backend, Degradation, ProxyNet};
+use crate::net::netns::{self, NetnsNet};
+use crate::net::{Backend, Degradation, Network, ProxyNet};
 use checkers::linearizable;
 use checkers::{ModelKind, Validity};
 use clap::Args;
-use client::{Completion, Endpoint, http_client, invoke};
+use client::{Completion, Endpoint, bound_http_client, invoke};
 use generator::{GeneratorOptions, Mix, ThreadGenerator, Workload};
 use histories::{EventType, Process};
 use recorder::Recorder;
@@ -350,22 +351,21 @@ fn nemesis_options(args: &RunArgs) -> Result<nemesis::Options, String> {
     })
 }
 
-/// The network backend, when the plan partitions or degrades links: the
-/// bundled targets take their peers' addresses from the harness, so `auto`
-/// means the rootless proxies.
+/// The network backend: `--net netns` puts the nodes in namespaces whatever
+/// the faults; otherwise a backend is needed only when the plan partitions or
+/// degrades links, and for the bundled targets, which take their peers'
+/// addresses from the harness, `auto` means the rootless proxies.
 fn choose_net(args: &RunArgs, faults: &[nemesis::Fault]) -> Result<Option<Backend>, String> {
-    let chosen = Backend::parse(&args.net)?;
     let needs_net = faults
         .iter()
         .any(|fault| matches!(fault, nemesis::Fault::Partition | nemesis::Fault::Packet));
-    if !needs_net {
-        return Ok(None);
-    }
-    match chosen.unwrap_or(Backend::Proxy) {
-        Backend::Proxy => Ok(Some(Backend::Proxy)),
-        Backend::Netns => {
-            Err("--net netns is not available yet; the bundled targets use --net proxy".to_string())
+    match Backend::parse(&args.net)? {
+        Some(Backend::Netns) if netns::available() => Ok(Some(Backend::Netns)),
+        Some(Backend::Netns) => {
+            Err("--net netns needs root; without it use --net proxy".to_string())
         }
+        Some(Backend::Proxy) | None if needs_net => Ok(Some(Backend::Proxy)),
+        Some(Backend::Proxy) | None => Ok(None),
     }
 }
 
@@ -416,7 +416,28 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     )?;
     // Links through proxies, clocks through libfaketime: set before any node
     // starts, kept across restarts.
+    let mut local_address = None;
     let net = match plan.net {
+        Some(Backend::Netns) => {
+            let net = NetnsNet::new(&cluster.ids())?;
+            for id in cluster.ids() {
+                let address = net.address(&id).expect("every id has an address");
+                cluster.place(&id, address, net.exec_prefix(&id));
+            }
+            local_address = Some(std::net::IpAddr::V4(net.host_address()));
+            // What to look for if this run is killed: `faultline cleanup`.
+            let record = serde_json::json!({
+                "namespaces": net.namespaces(),
+                "host_link": net.host_link(),
+                "addresses": net.addresses(),
+            });
+            std::fs::write(
+                dir.join("nodes/namespaces.json"),
+                serde_json::to_string_pretty(&record).expect("serializes") + "\n",
+            )
+            .map_err(|error| error.to_string())?;
+            Some(Arc::new(std::sync::Mutex::new(Network::Netns(net))))
+        }
         Some(Backend::Proxy) => {
             let net = ProxyNet::new(&cluster.node_addresses())?;
             let mut links = serde_json::Map::new();
@@ -432,9 +453,9 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             let links = serde_json::to_string_pretty(&links).expect("links serialize") + "\n";
             std::fs::write(dir.join("nodes/links.json"), links)
                 .map_err(|error| error.to_string())?;
-            Some(Arc::new(std::sync::Mutex::new(net)))
+            Some(Arc::new(std::sync::Mutex::new(Network::Proxy(net))))
         }
-        Some(Backend::Netns) | None => None,
+        None => None,
     };
     let clocks = if plan.nemesis.faults.contains(&nemesis::Fault::Clock) {
         let clocks = Clocks::new(&dir.join("nodes").join("clocks"))?;
@@ -447,7 +468,11 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     };
     cluster.launch_all()?;
     let addresses = cluster.addresses();
-    let client = http_client(Duration::from_millis(plan.timeout_ms), plan.concurrency);
+    let client = bound_http_client(
+        Duration::from_millis(plan.timeout_ms),
+        plan.concurrency,
+        local_address,
+    );
     crate::cluster::wait_until_ready(&client, &addresses).await?;
 
     let start = Instant::now();

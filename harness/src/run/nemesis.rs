@@ -18,7 +18,7 @@ use super::recorder::Recorder;
 use crate::clock::Clocks;
 use crate::cluster::LocalCluster;
 use crate::net::grudge::{self, Grudge, Shape};
-use crate::net::{Degradation, ProxyNet};
+use crate::net::{Degradation, Network};
 use crate::rng::Rng;
 use histories::{EventType, Process};
 use nix::sys::signal::Signal;
@@ -176,7 +176,7 @@ pub struct Environment {
     /// The nodes' processes.
     pub cluster: Arc<Mutex<LocalCluster>>,
     /// The links between them, when the plan partitions or degrades them.
-    pub net: Option<Arc<Mutex<ProxyNet>>>,
+    pub net: Option<Arc<Mutex<Network>>>,
     /// Their clocks, when the plan skews them.
     pub clocks: Option<Arc<Clocks>>,
     /// The history.
@@ -288,21 +288,22 @@ async fn cycle(
                     "start-partition",
                     json!({"shape": shape_name(shape), "grudge": grudge}),
                 )?;
-                net.lock().expect("net lock").partition(&grudge);
+                net.lock().expect("net lock").partition(&grudge)?;
                 calm(interval, &stop).await;
-                net.lock().expect("net lock").partition(&Grudge::new());
+                net.lock().expect("net lock").partition(&Grudge::new())?;
                 record("stop-partition", Value::Null)?;
             }
             Fault::Packet => {
                 let net = environment.net.as_ref().ok_or("no network to degrade")?;
                 let hit = pick(&mut rng);
+                let packet = net.lock().expect("net lock").effective(options.packet);
                 record(
                     "start-packet",
-                    json!({"nodes": hit, "delay_ms": options.packet.delay_ms, "loss": options.packet.loss}),
+                    json!({"nodes": hit, "delay_ms": packet.delay_ms, "loss": packet.loss}),
                 )?;
-                net.lock().expect("net lock").degrade(&hit, options.packet);
+                net.lock().expect("net lock").degrade(&hit, packet)?;
                 calm(interval, &stop).await;
-                net.lock().expect("net lock").degrade(&[], options.packet);
+                net.lock().expect("net lock").degrade(&[], options.packet)?;
                 record("stop-packet", json!(hit))?;
             }
             Fault::Clock => {
@@ -384,7 +385,7 @@ fn with_bystanders(mut grudge: Grudge, nodes: &[String], ids: &[String]) -> Grud
 /// A node that cannot be restarted, or a clock file that cannot be written.
 pub fn heal_all(environment: &Environment) -> Result<(), String> {
     if let Some(net) = &environment.net {
-        net.lock().expect("net lock").heal();
+        net.lock().expect("net lock").heal()?;
     }
     let mut cluster = environment.cluster.lock().expect("cluster lock");
     for node in cluster.nodes() {
