@@ -22,9 +22,10 @@ fn run_in(store: &Path, extra: &[&str]) -> (i32, String, String) {
     outcome(&run(&args))
 }
 
-/// The ports the run's nodes and link proxies listened on, from the nodes'
-/// logs and `links.json`.
-fn node_ports(run_dir: &Path) -> Vec<u16> {
+/// The loopback ports the run's nodes and link proxies listened on, from the
+/// nodes' logs and `links.json`, and the number of nodes that logged an
+/// address at all (under netns they listen inside their namespaces).
+fn node_ports(run_dir: &Path) -> (Vec<u16>, usize) {
     let links = std::fs::read_to_string(run_dir.join("nodes/links.json"))
         .map(|text| serde_json::from_str::<serde_json::Value>(&text).unwrap())
         .unwrap_or_default();
@@ -32,33 +33,50 @@ fn node_ports(run_dir: &Path) -> Vec<u16> {
         let address = address.as_str().unwrap();
         address.rsplit(':').next().unwrap().parse::<u16>().unwrap()
     });
-    std::fs::read_dir(run_dir.join("nodes"))
+    let listening: Vec<String> = std::fs::read_dir(run_dir.join("nodes"))
         .unwrap()
         .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
         .flat_map(|log| {
             log.lines()
-                .filter_map(|line| {
-                    line.split("listening on 127.0.0.1:")
-                        .nth(1)?
-                        .trim()
-                        .parse()
-                        .ok()
-                })
-                .collect::<Vec<u16>>()
+                .filter_map(|line| Some(line.split("listening on ").nth(1)?.trim().to_string()))
+                .collect::<Vec<_>>()
         })
+        .collect();
+    let ports = listening
+        .iter()
+        .filter_map(|address| address.strip_prefix("127.0.0.1:")?.parse().ok())
         .chain(proxies)
-        .collect()
+        .collect();
+    (ports, listening.len())
 }
 
-fn assert_nothing_listens(ports: &[u16]) {
-    assert!(!ports.is_empty(), "the nodes logged their ports");
+/// No process of the run is alive (none has the run's directory in its
+/// command line) and nothing listens on its loopback ports.
+fn assert_nothing_left(run_dir: &Path) {
+    let (ports, nodes) = node_ports(run_dir);
+    assert!(nodes > 0, "the nodes logged their addresses");
     // Nodes die with their controller; give the kernel a moment to deliver that.
     let deadline = Instant::now() + Duration::from_secs(5);
+    let needle = run_dir.display().to_string();
+    let alive = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            .find(|cmdline| cmdline.contains(&needle))
+    };
+    while let Some(process) = alive() {
+        assert!(
+            Instant::now() < deadline,
+            "a process of the run survived: {process}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for port in ports {
-        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             assert!(
                 Instant::now() < deadline,
-                "port {port} still listens: a node survived"
+                "port {port} still listens: a node or proxy survived"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -96,7 +114,7 @@ fn a_clean_chain_kv_run_is_valid() {
     assert_eq!(rechecked, stored);
     let history = std::fs::read_to_string(latest.join("history.jsonl")).unwrap();
     assert!(history.lines().count() > 500, "the workload ran");
-    assert_nothing_listens(&node_ports(&latest));
+    assert_nothing_left(&latest);
 }
 
 #[test]
@@ -219,7 +237,7 @@ fn interrupt_run_with(
 #[test]
 fn an_interrupted_run_stops_its_nodes_and_checks_what_it_recorded() {
     let (_store, run_dir) = interrupt_run(nix::sys::signal::Signal::SIGINT);
-    assert_nothing_listens(&node_ports(&run_dir));
+    assert_nothing_left(&run_dir);
     assert!(
         run_dir.join("results.json").exists(),
         "the partial history was checked"
@@ -231,7 +249,7 @@ fn an_interrupted_run_stops_its_nodes_and_checks_what_it_recorded() {
 #[test]
 fn a_killed_controller_leaves_no_node_and_a_checkable_history() {
     let (_store, run_dir) = interrupt_run(nix::sys::signal::Signal::SIGKILL);
-    assert_nothing_listens(&node_ports(&run_dir));
+    assert_nothing_left(&run_dir);
     let (code, _, stderr) = outcome(&run(&["check", &run_dir.display().to_string()]));
     assert!(code <= 2, "a checkable history: {stderr}");
 }
@@ -265,9 +283,7 @@ fn a_correct_store_stays_valid_under_kills_and_pauses_which_are_recorded() {
         .filter(|event| event["f"] == "start" || event["f"] == "resume")
         .count();
     assert_eq!(starts, ends, "every fault is healed: {faults:?}");
-    assert_nothing_listens(&node_ports(
-        &std::fs::canonicalize(store.path().join("latest")).unwrap(),
-    ));
+    assert_nothing_left(&std::fs::canonicalize(store.path().join("latest")).unwrap());
 }
 
 #[test]
@@ -358,7 +374,7 @@ fn canary(bug: &str, net: &str, extra: &[&str]) {
             );
         }
         let run_dir = std::fs::canonicalize(store.path().join("latest")).unwrap();
-        assert_nothing_listens(&node_ports(&run_dir));
+        assert_nothing_left(&run_dir);
         assert_no_namespace_left(&run_dir);
     }
 }
