@@ -78,10 +78,7 @@ impl Network {
     /// A rule that cannot be set.
     pub fn partition(&mut self, grudge: &Grudge) -> Result<(), String> {
         match self {
-            Network::Proxy(net) => {
-                net.partition(grudge);
-                Ok(())
-            }
+            Network::Proxy(net) => net.partition(grudge),
             Network::Netns(net) => net.partition(grudge),
         }
     }
@@ -92,10 +89,7 @@ impl Network {
     /// A rule that cannot be set.
     pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), String> {
         match self {
-            Network::Proxy(net) => {
-                net.degrade(nodes, degradation);
-                Ok(())
-            }
+            Network::Proxy(net) => net.degrade(nodes, degradation),
             Network::Netns(net) => net.degrade(nodes, degradation),
         }
     }
@@ -119,10 +113,7 @@ impl Network {
     /// A rule that cannot be removed.
     pub fn heal(&mut self) -> Result<(), String> {
         match self {
-            Network::Proxy(net) => {
-                net.heal();
-                Ok(())
-            }
+            Network::Proxy(net) => net.heal(),
             Network::Netns(net) => net.heal(),
         }
     }
@@ -183,31 +174,41 @@ impl ProxyNet {
             .collect()
     }
 
-    /// Replaces the partition in force with `grudge` (empty: heal).
-    pub fn partition(&mut self, grudge: &Grudge) {
+    /// Replaces the partition in force with `grudge` (empty: heal). Never
+    /// fails; a `Result` like the other network's.
+    ///
+    /// # Errors
+    /// None.
+    pub fn partition(&mut self, grudge: &Grudge) -> Result<(), String> {
         self.cut = grudge::cut_links(grudge);
-        self.apply();
+        self.apply()
     }
 
     /// Degrades every link to or from one of `nodes` (none: restore all).
-    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) {
+    ///
+    /// # Errors
+    /// None.
+    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), String> {
         self.degraded = self
             .links
             .keys()
             .filter(|(from, to)| nodes.contains(from) || nodes.contains(to))
             .map(|link| (link.clone(), degradation))
             .collect();
-        self.apply();
+        self.apply()
     }
 
     /// Every link back to passing traffic.
-    pub fn heal(&mut self) {
+    ///
+    /// # Errors
+    /// None.
+    pub fn heal(&mut self) -> Result<(), String> {
         self.cut.clear();
         self.degraded.clear();
-        self.apply();
+        self.apply()
     }
 
-    fn apply(&self) {
+    fn apply(&self) -> Result<(), String> {
         for (link, proxy) in &self.links {
             let mode = if self.cut.contains(link) {
                 Mode::Cut
@@ -221,6 +222,7 @@ impl ProxyNet {
             };
             proxy.set(mode);
         }
+        Ok(())
     }
 }
 
