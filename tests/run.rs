@@ -313,20 +313,25 @@ fn netns_available() -> bool {
     root
 }
 
-/// The run's namespaces and whether any is left.
-fn assert_no_namespace_left(run_dir: &Path) {
-    let Ok(text) = std::fs::read_to_string(run_dir.join("nodes/namespaces.json")) else {
-        return;
-    };
-    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let listed = String::from_utf8(
+/// What `ip netns list` prints.
+fn namespaces_listed() -> String {
+    String::from_utf8(
         std::process::Command::new("ip")
             .args(["netns", "list"])
             .output()
             .unwrap()
             .stdout,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The run's namespaces and whether any is left.
+fn assert_no_namespace_left(run_dir: &Path) {
+    let Ok(text) = std::fs::read_to_string(run_dir.join("nodes/namespaces.json")) else {
+        return;
+    };
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let listed = namespaces_listed();
     for namespace in record["namespaces"].as_array().unwrap() {
         let namespace = namespace.as_str().unwrap();
         assert!(
@@ -471,16 +476,7 @@ fn cleanup_removes_what_a_killed_run_left() {
         .iter()
         .map(|name| name.as_str().unwrap().to_string())
         .collect();
-    let listed = || {
-        String::from_utf8(
-            std::process::Command::new("ip")
-                .args(["netns", "list"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap()
-    };
+    let listed = namespaces_listed;
     assert!(
         namespaces
             .iter()

@@ -170,7 +170,8 @@ impl Shape {
     }
 }
 
-fn shuffle(nodes: &[String], rng: &mut Rng) -> Vec<String> {
+/// `nodes` in a random order drawn from `rng` (Fisher–Yates).
+pub fn shuffle(nodes: &[String], rng: &mut Rng) -> Vec<String> {
     let mut shuffled = nodes.to_vec();
     for index in (1..shuffled.len()).rev() {
         shuffled.swap(index, rng.below(index as u64 + 1) as usize);

@@ -139,10 +139,7 @@ impl Targets {
 
     /// Picks the nodes, in the order given.
     fn pick(self, nodes: &[String], rng: &mut Rng) -> Vec<String> {
-        let mut shuffled = nodes.to_vec();
-        for index in (1..shuffled.len()).rev() {
-            shuffled.swap(index, rng.below(index as u64 + 1) as usize);
-        }
+        let mut shuffled = grudge::shuffle(nodes, rng);
         let count = match self {
             Targets::One => 1,
             Targets::Majority => nodes.len() / 2 + 1,
