@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use kv_api::{ApiError, ErrorCode};
 use node_kit::{clock, http};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
@@ -21,6 +21,85 @@ struct Master {
     known: Vec<String>,
     config: ChainConfig,
     last_seen: HashMap<String, Instant>,
+    /// Members whose last heartbeat said they hold their predecessor's state:
+    /// each of them holds every committed update.
+    current: HashSet<String>,
+}
+
+impl Master {
+    fn new(known: Vec<String>, now: Instant) -> Self {
+        Master {
+            config: ChainConfig {
+                epoch: 1,
+                chain: known.clone(),
+                joined: known.iter().map(|id| (id.clone(), 1)).collect(),
+            },
+            // Every node gets one failure timeout to report in.
+            last_seen: known.iter().map(|id| (id.clone(), now)).collect(),
+            // The first head starts with the (empty) state everyone else copies.
+            current: known.first().cloned().into_iter().collect(),
+            known,
+        }
+    }
+
+    /// Removes the `silent` members, except that the chain keeps its first
+    /// current member if no current member would be left: committed updates
+    /// may live nowhere else (on its disk), so the chain waits for it rather
+    /// than let a stale node take over. Returns what was removed.
+    fn remove_silent(&mut self, silent: &HashSet<String>) -> Vec<String> {
+        let chain = &self.config.chain;
+        let current_alive = chain
+            .iter()
+            .any(|id| !silent.contains(id) && self.current.contains(id));
+        let keep = if current_alive {
+            None
+        } else {
+            chain
+                .iter()
+                .find(|id| self.current.contains(*id))
+                .or(chain.first())
+                .cloned()
+        };
+        let (alive, removed): (Vec<String>, Vec<String>) = chain
+            .iter()
+            .cloned()
+            .partition(|id| !silent.contains(id) || keep.as_ref() == Some(id));
+        if !removed.is_empty() {
+            self.config.epoch += 1;
+            self.config.joined.retain(|id, _| alive.contains(id));
+            self.config.chain = alive;
+        }
+        removed
+    }
+
+    /// Takes a heartbeat into account. A node that is back joins at the tail;
+    /// a member waiting for a snapshot moves behind every current member, so
+    /// that the chain is always current members first; its predecessor brings
+    /// it up to date before it serves reads. Returns whether the chain changed.
+    fn report(&mut self, id: &str, joining: bool) -> bool {
+        if joining {
+            self.current.remove(id);
+        } else {
+            self.current.insert(id.to_string());
+        }
+        let chain = &self.config.chain;
+        let position = chain.iter().position(|member| member == id);
+        let behind_current = position.is_some_and(|position| {
+            joining
+                && chain[position + 1..]
+                    .iter()
+                    .any(|member| self.current.contains(member))
+        });
+        if position.is_some() && !behind_current {
+            return false;
+        }
+        self.config.chain.retain(|member| member != id);
+        self.config.epoch += 1;
+        let epoch = self.config.epoch;
+        self.config.joined.insert(id.to_string(), epoch);
+        self.config.chain.push(id.to_string());
+        true
+    }
 }
 
 type Shared = Arc<Mutex<Master>>;
@@ -34,18 +113,7 @@ pub async fn run_master(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let known = config.replicas();
-    let now = Instant::now();
-    let master = Arc::new(Mutex::new(Master {
-        config: ChainConfig {
-            epoch: 1,
-            chain: known.clone(),
-            joined: known.iter().map(|id| (id.clone(), 1)).collect(),
-        },
-        // Every node gets one failure timeout to report in.
-        last_seen: known.iter().map(|id| (id.clone(), now)).collect(),
-        known,
-    }));
+    let master = Arc::new(Mutex::new(Master::new(config.replicas(), Instant::now())));
     let mut tasks = node_kit::Tasks::default();
     tasks.spawn(detect_failures(master.clone()));
     let router = Router::new()
@@ -67,7 +135,7 @@ async fn detect_failures(master: Shared) {
         tokio::time::sleep(crate::HEARTBEAT_INTERVAL).await;
         let mut master = master.lock().expect("master lock");
         let now = Instant::now();
-        let alive: Vec<String> = master
+        let silent: HashSet<String> = master
             .config
             .chain
             .iter()
@@ -75,24 +143,14 @@ async fn detect_failures(master: Shared) {
                 master
                     .last_seen
                     .get(*id)
-                    .is_some_and(|seen| now - *seen < FAILURE_TIMEOUT)
+                    .is_none_or(|seen| now - *seen >= FAILURE_TIMEOUT)
             })
             .cloned()
             .collect();
-        if alive.len() != master.config.chain.len() {
-            eprintln!(
-                "master: removing {:?} from {:?}",
-                master
-                    .config
-                    .chain
-                    .iter()
-                    .filter(|id| !alive.contains(id))
-                    .collect::<Vec<_>>(),
-                master.config.chain
-            );
-            master.config.epoch += 1;
-            master.config.joined.retain(|id, _| alive.contains(id));
-            master.config.chain = alive;
+        let before = master.config.chain.clone();
+        let removed = master.remove_silent(&silent);
+        if !removed.is_empty() {
+            eprintln!("master: removing {removed:?} from {before:?}");
         }
     }
 }
@@ -117,17 +175,9 @@ async fn heartbeat(State(master): State<Shared>, body: Bytes) -> Response {
     master
         .last_seen
         .insert(heartbeat.id.clone(), Instant::now());
-    if !master.config.contains(&heartbeat.id) {
-        // A node that is back joins at the tail; its predecessor brings it up
-        // to date before it serves reads.
-        eprintln!(
-            "master: {} joins at the tail of {:?}",
-            heartbeat.id, master.config.chain
-        );
-        master.config.epoch += 1;
-        let epoch = master.config.epoch;
-        master.config.joined.insert(heartbeat.id.clone(), epoch);
-        master.config.chain.push(heartbeat.id);
+    let before = master.config.chain.clone();
+    if master.report(&heartbeat.id, heartbeat.joining) {
+        eprintln!("master: {} joins at the tail of {before:?}", heartbeat.id);
     }
     http::json(
         200,
@@ -140,4 +190,72 @@ async fn heartbeat(State(master): State<Shared>, body: Bytes) -> Response {
 
 async fn current(State(master): State<Shared>) -> Response {
     http::json(200, &master.lock().expect("master lock").config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master(chain: &[&str], current: &[&str]) -> Master {
+        let mut master = Master::new(
+            chain.iter().map(|id| id.to_string()).collect(),
+            Instant::now(),
+        );
+        master.current = current.iter().map(|id| id.to_string()).collect();
+        master
+    }
+
+    fn set(ids: &[&str]) -> HashSet<String> {
+        ids.iter().map(|id| id.to_string()).collect()
+    }
+
+    #[test]
+    fn silent_members_go_while_a_current_one_stays() {
+        let mut master = master(&["n1", "n2", "n3"], &["n1", "n2", "n3"]);
+        assert_eq!(master.remove_silent(&set(&["n1", "n3"])), ["n1", "n3"]);
+        assert_eq!(master.config.chain, ["n2"]);
+        assert_eq!(master.config.epoch, 2);
+        assert!(master.remove_silent(&set(&[])).is_empty());
+        assert_eq!(master.config.epoch, 2);
+    }
+
+    #[test]
+    fn the_last_current_member_is_kept_even_when_silent() {
+        let mut master = master(&["n1", "n2", "n3"], &["n1", "n2"]);
+        assert_eq!(
+            master.remove_silent(&set(&["n1", "n2", "n3"])),
+            ["n2", "n3"]
+        );
+        assert_eq!(master.config.chain, ["n1"]);
+        // A joining node alive does not hold everything committed.
+        let mut master = master_with_joining_tail();
+        assert_eq!(master.remove_silent(&set(&["n1"])), Vec::<String>::new());
+        assert_eq!(master.config.chain, ["n1", "n2"]);
+    }
+
+    fn master_with_joining_tail() -> Master {
+        master(&["n1", "n2"], &["n1"])
+    }
+
+    #[test]
+    fn a_node_that_is_back_joins_at_the_tail() {
+        let mut master = master(&["n1"], &["n1"]);
+        assert!(master.report("n2", true));
+        assert_eq!(master.config.chain, ["n1", "n2"]);
+        assert_eq!(master.config.joined["n2"], master.config.epoch);
+        assert!(!master.report("n2", true));
+        assert!(!master.report("n2", false));
+        assert!(master.current.contains("n2"));
+    }
+
+    #[test]
+    fn a_restarted_member_moves_behind_the_current_ones() {
+        let mut master = master(&["n1", "n2", "n3"], &["n1", "n2", "n3"]);
+        assert!(master.report("n1", true));
+        assert_eq!(master.config.chain, ["n2", "n3", "n1"]);
+        // Behind only joining members, it stays where it is.
+        let mut master = master_with_joining_tail();
+        assert!(!master.report("n1", true));
+        assert_eq!(master.config.chain, ["n1", "n2"]);
+    }
 }

@@ -350,7 +350,7 @@ async fn update(
     let ordered = {
         let mut replica = node.lock();
         let head = replica.config.head().map(str::to_string);
-        if head.as_deref() != Some(node.id.as_str()) || !node.lease_valid() {
+        if head.as_deref() != Some(node.id.as_str()) || replica.joining || !node.lease_valid() {
             Err(head)
         } else if let Some(expected) =
             expected.filter(|expected| replica.data.get(&key).unwrap_or(&Value::Null) != expected)
@@ -517,7 +517,10 @@ async fn heartbeats(node: Shared) {
     };
     loop {
         let sent = Instant::now();
-        let last_seq = node.lock().last_seq;
+        let (last_seq, joining) = {
+            let replica = node.lock();
+            (replica.last_seq, replica.joining)
+        };
         let reply = node
             .client
             .post(format!("http://{master}/master/heartbeat"))
@@ -525,6 +528,7 @@ async fn heartbeats(node: Shared) {
             .json(&Heartbeat {
                 id: node.id.clone(),
                 last_seq,
+                joining,
             })
             .send()
             .await;
@@ -564,8 +568,15 @@ async fn forward(node: Shared) {
     loop {
         let (config, successor_id, is_tail, last_seq) = {
             let replica = node.lock();
-            let successor_id = replica.config.successor(&node.id).map(str::to_string);
-            let is_tail = replica.config.tail() == Some(node.id.as_str());
+            // A node still waiting for its own snapshot has nothing trustworthy
+            // to pass on: a snapshot of its stale state would let its successor
+            // serve reads that miss committed writes.
+            let successor_id = if replica.joining {
+                None
+            } else {
+                replica.config.successor(&node.id).map(str::to_string)
+            };
+            let is_tail = !replica.joining && replica.config.tail() == Some(node.id.as_str());
             (
                 replica.config.clone(),
                 successor_id,

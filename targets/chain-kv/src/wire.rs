@@ -55,6 +55,10 @@ pub struct Heartbeat {
     pub id: String,
     /// The last update it has logged.
     pub last_seq: u64,
+    /// Whether it still waits for its predecessor's snapshot (a restarted node
+    /// says so until it has learnt where it stands).
+    #[serde(default)]
+    pub joining: bool,
 }
 
 /// The master's answer: the configuration and the node's read lease.
