@@ -35,6 +35,7 @@ mod budget;
 pub mod linearizable;
 mod models;
 pub mod oracle;
+pub mod txn;
 mod verdict;
 
 pub use budget::{Budget, Exhausted};

@@ -72,11 +72,24 @@ impl Master {
         removed
     }
 
-    /// Takes a heartbeat into account. A node that is back joins at the tail;
-    /// a member waiting for a snapshot moves behind every current member, so
-    /// that the chain is always current members first; its predecessor brings
-    /// it up to date before it serves reads. Returns whether the chain changed.
-    fn report(&mut self, id: &str, joining: bool) -> bool {
+    /// Takes a heartbeat into account: node `id` holds the configuration of
+    /// `epoch` and says whether it waits for a snapshot. A node that is back
+    /// joins at the tail; a member waiting for a snapshot moves behind every
+    /// current member, so that the chain is always current members first; its
+    /// predecessor brings it up to date before it serves reads. Returns whether
+    /// the chain changed.
+    fn report(&mut self, id: &str, epoch: u64, joining: bool) -> bool {
+        let Some(&joined) = self.config.joined.get(id) else {
+            // Not a member: whatever it holds, it starts again at the tail.
+            self.current.remove(id);
+            self.append(id);
+            return true;
+        };
+        if epoch < joined {
+            // It has not seen its own (re)joining yet (a restarted node starts
+            // from nothing): what it says of itself is not news.
+            return false;
+        }
         if joining {
             self.current.remove(id);
         } else {
@@ -90,15 +103,20 @@ impl Master {
                     .iter()
                     .any(|member| self.current.contains(member))
         });
-        if position.is_some() && !behind_current {
+        if !behind_current {
             return false;
         }
+        self.append(id);
+        true
+    }
+
+    /// Puts `id` at the tail as a newly (re)joined member.
+    fn append(&mut self, id: &str) {
         self.config.chain.retain(|member| member != id);
         self.config.epoch += 1;
         let epoch = self.config.epoch;
         self.config.joined.insert(id.to_string(), epoch);
         self.config.chain.push(id.to_string());
-        true
     }
 }
 
@@ -176,7 +194,7 @@ async fn heartbeat(State(master): State<Shared>, body: Bytes) -> Response {
         .last_seen
         .insert(heartbeat.id.clone(), Instant::now());
     let before = master.config.chain.clone();
-    if master.report(&heartbeat.id, heartbeat.joining) {
+    if master.report(&heartbeat.id, heartbeat.epoch, heartbeat.joining) {
         eprintln!("master: {} joins at the tail of {before:?}", heartbeat.id);
     }
     http::json(
@@ -238,24 +256,34 @@ mod tests {
     }
 
     #[test]
-    fn a_node_that_is_back_joins_at_the_tail() {
-        let mut master = master(&["n1"], &["n1"]);
-        assert!(master.report("n2", true));
+    fn a_node_that_is_back_joins_at_the_tail_and_is_not_current_there() {
+        let mut master = master(&["n1"], &["n1", "n2"]);
+        // A node cut off since before its removal still believes it is current.
+        assert!(master.report("n2", 7, false));
         assert_eq!(master.config.chain, ["n1", "n2"]);
         assert_eq!(master.config.joined["n2"], master.config.epoch);
-        assert!(!master.report("n2", true));
-        assert!(!master.report("n2", false));
+        assert!(!master.current.contains("n2"));
+        // Until it has seen that configuration, what it says is old news.
+        assert!(!master.report("n2", 1, false));
+        assert!(!master.current.contains("n2"));
+        let epoch = master.config.epoch;
+        assert!(!master.report("n2", epoch, true));
+        assert!(!master.report("n2", epoch, false));
         assert!(master.current.contains("n2"));
     }
 
     #[test]
-    fn a_restarted_member_moves_behind_the_current_ones() {
+    fn a_restarted_member_moves_behind_the_current_ones_once_it_says_so() {
         let mut master = master(&["n1", "n2", "n3"], &["n1", "n2", "n3"]);
-        assert!(master.report("n1", true));
+        // Restarted, it holds no configuration yet.
+        assert!(!master.report("n1", 0, true));
+        assert_eq!(master.config.chain, ["n1", "n2", "n3"]);
+        assert!(master.report("n1", 1, true));
         assert_eq!(master.config.chain, ["n2", "n3", "n1"]);
+        assert!(!master.current.contains("n1"));
         // Behind only joining members, it stays where it is.
         let mut master = master_with_joining_tail();
-        assert!(!master.report("n1", true));
+        assert!(!master.report("n1", 1, true));
         assert_eq!(master.config.chain, ["n1", "n2"]);
     }
 }

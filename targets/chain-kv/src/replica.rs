@@ -517,9 +517,9 @@ async fn heartbeats(node: Shared) {
     };
     loop {
         let sent = Instant::now();
-        let (last_seq, joining) = {
+        let (last_seq, epoch, joining) = {
             let replica = node.lock();
-            (replica.last_seq, replica.joining)
+            (replica.last_seq, replica.config.epoch, replica.joining)
         };
         let reply = node
             .client
@@ -528,6 +528,7 @@ async fn heartbeats(node: Shared) {
             .json(&Heartbeat {
                 id: node.id.clone(),
                 last_seq,
+                epoch,
                 joining,
             })
             .send()

@@ -55,8 +55,11 @@ pub struct Heartbeat {
     pub id: String,
     /// The last update it has logged.
     pub last_seq: u64,
-    /// Whether it still waits for its predecessor's snapshot (a restarted node
-    /// says so until it has learnt where it stands).
+    /// The epoch of the configuration it holds.
+    #[serde(default)]
+    pub epoch: u64,
+    /// Whether it still waits for its predecessor's snapshot. Meaningful only
+    /// once `epoch` covers its latest join (a restarted node starts from epoch 0).
     #[serde(default)]
     pub joining: bool,
 }
