@@ -61,7 +61,21 @@ impl Lists {
                 })
             }),
             RW => self.external[from].iter().find_map(|(key, list)| {
-                let next = self.order.get(key)?.get(list.len())?;
+                let order = self.order.get(key)?;
+                let Some(next) = order.get(list.len()) else {
+                    // An append no read saw came after the whole known list.
+                    let (_, unseen) = appends(&txns[to])
+                        .find(|(appended_to, element)| *appended_to == key && !order.contains(element))?;
+                    return (list.len() == order.len()).then(|| {
+                        (
+                            key.clone(),
+                            format!(
+                                "{a} read {key} = {}, without {unseen}, which {b} appended (no read saw it, so it came after every element one did)",
+                                list_text(list)
+                            ),
+                        )
+                    });
+                };
                 (self.appender.get(&(key.clone(), next.clone())) == Some(&to)).then(|| {
                     let seen = match list.last() {
                         Some(last) => format!("ending in {last}"),
@@ -246,6 +260,13 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
             }
         }
     }
+    let mut appenders_by_key: FxHashMap<&Atom, Vec<(&Atom, usize)>> = FxHashMap::default();
+    for ((key, element), &writer) in &lists.appender {
+        appenders_by_key
+            .entry(key)
+            .or_default()
+            .push((element, writer));
+    }
     let mut graph = Graph::new(txns.len());
     let writer_of = |key: &Atom, element: &Atom| {
         lists
@@ -270,6 +291,27 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
             }
             if let Some(writer) = order.get(list.len()).and_then(|next| writer_of(key, next)) {
                 graph.add(*reader, writer, RW);
+            }
+        }
+        // Appends of committed transactions that no read saw came after
+        // every element any read saw: a read of the whole known list missed them.
+        let mut unseen: Vec<usize> = appenders_by_key
+            .get(key)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .copied()
+            .filter(|(element, writer)| {
+                txns[*writer].outcome == Outcome::Ok && !order.contains(element)
+            })
+            .map(|(_, writer)| writer)
+            .collect();
+        unseen.sort_unstable();
+        unseen.dedup();
+        for (reader, list) in &reads[key] {
+            if list.len() == order.len() {
+                for &writer in &unseen {
+                    graph.add(*reader, writer, RW);
+                }
             }
         }
         // Lost updates: committed transactions that read the same version of
