@@ -47,6 +47,11 @@ pub struct CheckArgs {
     /// The register's initial value as JSON (default: absent); kv's initial string.
     #[arg(long)]
     pub initial: Option<String>,
+    /// For transaction histories: the isolation model the verdict is about
+    /// (read-uncommitted, read-committed, snapshot-isolation, serializable,
+    /// strict-serializable).
+    #[arg(long, default_value = "strict-serializable")]
+    pub isolation: String,
     /// The file format: jsonl, edn, porcupine-etcd or porcupine-kv. Detected when absent.
     #[arg(long)]
     pub format: Option<String>,

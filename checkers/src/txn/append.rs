@@ -42,7 +42,16 @@ impl Lists {
         let (a, b) = (name(from), name(to));
         match kind {
             WW => appends(&txns[to]).find_map(|(key, element)| {
-                let position = self.position(key, element)?;
+                let Some(position) = self.position(key, element) else {
+                    // An append no read saw came after the last one any did.
+                    let last = self.order.get(key)?.last()?;
+                    return (self.appender.get(&(key.clone(), last.clone())) == Some(&from)).then(|| {
+                        (
+                            key.clone(),
+                            format!("{b} appended {element} to {key}, which no read saw, so after {a}'s {last}, the last element any read saw"),
+                        )
+                    });
+                };
                 let before = &self.order[key][position.checked_sub(1)?];
                 (self.appender.get(&(key.clone(), before.clone())) == Some(&from)).then(|| {
                     (
@@ -294,19 +303,23 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
             }
         }
         // Appends of committed transactions that no read saw came after
-        // every element any read saw: a read of the whole known list missed them.
+        // every element any read saw: after the last one's appender, and after
+        // every read of the whole known list.
         let mut unseen: Vec<usize> = appenders_by_key
             .get(key)
             .map_or(&[][..], Vec::as_slice)
             .iter()
             .copied()
-            .filter(|(element, writer)| {
-                txns[*writer].outcome == Outcome::Ok && !order.contains(element)
-            })
+            .filter(|(element, writer)| committed[*writer] && !order.contains(element))
             .map(|(_, writer)| writer)
             .collect();
         unseen.sort_unstable();
         unseen.dedup();
+        if let Some(last) = order.last().and_then(|last| writer_of(key, last)) {
+            for &writer in &unseen {
+                graph.add(last, writer, WW);
+            }
+        }
         for (reader, list) in &reads[key] {
             if list.len() == order.len() {
                 for &writer in &unseen {

@@ -156,12 +156,26 @@ impl Default for TxnOptions {
 }
 
 impl TxnOptions {
-    /// Parses a model name.
-    pub fn model_named(name: &str) -> Option<&'static str> {
-        MODELS
+    /// The defaults, with the verdict about the model called `name`.
+    ///
+    /// # Errors
+    /// An unknown model, with the names allowed.
+    pub fn for_model(name: &str) -> Result<TxnOptions, String> {
+        let model = MODELS
             .iter()
             .map(|(model, _)| *model)
             .find(|model| *model == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = MODELS.iter().map(|(model, _)| *model).collect();
+                format!(
+                    "unknown isolation model {name:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })?;
+        Ok(TxnOptions {
+            model,
+            ..TxnOptions::default()
+        })
     }
 }
 

@@ -4,6 +4,7 @@ use crate::cli::CheckArgs;
 use crate::exit;
 use crate::run::timeline::Timeline;
 use checkers::linearizable::{self, Algorithm, Options, Report, Witness};
+use checkers::txn::{self, TxnOptions, TxnReport};
 use checkers::{Budget, ModelKind, ModelOptions, Validity};
 use histories::{Format, History};
 use serde::Serialize;
@@ -33,13 +34,19 @@ pub struct CheckResults {
 
 impl CheckResults {
     /// The results of checking `history` (read as `format`).
-    pub fn new(history: &History, format: Format, linearizable: Report) -> CheckResults {
+    pub fn new(history: &History, format: Format, checkers: Checkers) -> CheckResults {
+        let valid = checkers
+            .linearizable
+            .iter()
+            .map(|report| report.valid)
+            .chain(checkers.transactional.iter().map(|report| report.valid))
+            .fold(Validity::Valid, Validity::merge);
         CheckResults {
-            valid: linearizable.valid,
+            valid,
             file: history.file.clone(),
             format: format.name(),
             events: history.events.len(),
-            checkers: Checkers { linearizable },
+            checkers,
             nemesis: Timeline::of(history),
         }
     }
@@ -50,11 +57,49 @@ impl CheckResults {
     }
 }
 
-/// The reports by checker.
+/// The reports by checker; each present when it fits the history.
 #[derive(Debug, Serialize)]
 pub struct Checkers {
-    /// The linearizability report.
-    pub linearizable: Report,
+    /// Linearizability, for single-key operations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linearizable: Option<Report>,
+    /// Transactional isolation, for `txn` operations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactional: Option<TxnReport>,
+}
+
+/// Whether a history is made of transactions (its first operation is a `txn`).
+pub fn transactional(history: &History) -> bool {
+    history
+        .operations
+        .first()
+        .is_some_and(|operation| history.invocation(operation).f == "txn")
+}
+
+/// Checks `history` with the checker that fits it: transactional isolation for
+/// transactions, linearizability otherwise.
+///
+/// # Errors
+/// The history does not fit the checker (a message naming the line).
+pub fn check_history(
+    history: &History,
+    linearizable_options: &Options,
+    txn_options: &TxnOptions,
+) -> Result<Checkers, String> {
+    if transactional(history) {
+        let report = txn::check(history, txn_options).map_err(|error| error.to_string())?;
+        Ok(Checkers {
+            linearizable: None,
+            transactional: Some(report),
+        })
+    } else {
+        let report = linearizable::check(history, linearizable_options)
+            .map_err(|error| error.to_string())?;
+        Ok(Checkers {
+            linearizable: Some(report),
+            transactional: None,
+        })
+    }
 }
 
 /// Reads a history file (or a store directory's `history.jsonl`).
@@ -137,23 +182,28 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     let (history, format) = load(&args.file, format)?;
     let read_elapsed = reading.elapsed();
     let model = model.unwrap_or_else(|| ModelKind::infer(&history));
+    let budget = Budget {
+        time_limit: Duration::from_secs_f64(args.time_limit),
+        memory_limit_bytes: args.memory_limit << 20,
+    };
     let options = Options {
         model,
         model_options: ModelOptions {
             initial: args.initial.as_deref().map(parse_initial),
         },
-        budget: Budget {
-            time_limit: Duration::from_secs_f64(args.time_limit),
-            memory_limit_bytes: args.memory_limit << 20,
-        },
+        budget,
         threads: args.threads,
         witnesses_shrunk: 3,
         algorithm,
     };
+    let txn_options = TxnOptions {
+        budget,
+        ..TxnOptions::for_model(&args.isolation)?
+    };
     let started = Instant::now();
-    let report = linearizable::check(&history, &options).map_err(|error| error.to_string())?;
+    let checkers = check_history(&history, &options, &txn_options)?;
     let elapsed = started.elapsed();
-    let results = CheckResults::new(&history, format, report);
+    let results = CheckResults::new(&history, format, checkers);
     let json = results.to_json();
     if args.file.is_dir() {
         std::fs::write(args.file.join("results.json"), &json).map_err(|error| {
@@ -195,8 +245,13 @@ pub fn print_all(text: &str) {
 }
 
 fn render_human(history: &History, results: &CheckResults, elapsed: Duration) -> String {
+    if let Some(report) = &results.checkers.transactional {
+        return render_txn(history, results, report, elapsed);
+    }
     let mut out = String::new();
-    let report = &results.checkers.linearizable;
+    let Some(report) = &results.checkers.linearizable else {
+        return out;
+    };
     let _ = writeln!(
         out,
         "history: {} ({}, {} events, {} operations, {} key{})",
@@ -236,6 +291,61 @@ fn render_human(history: &History, results: &CheckResults, elapsed: Duration) ->
         "linearizable: {} ({detail}; {} configurations in {:.1} ms)",
         report.valid.name(),
         report.configurations,
+        elapsed.as_secs_f64() * 1e3
+    );
+    out
+}
+
+fn render_txn(
+    history: &History,
+    results: &CheckResults,
+    report: &TxnReport,
+    elapsed: Duration,
+) -> String {
+    let mut out = String::new();
+    let counts: Vec<String> = report
+        .transactions
+        .iter()
+        .map(|(outcome, count)| format!("{count} {outcome}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "history: {} ({}, {} events, {} transactions: {}; {})",
+        results.file,
+        results.format,
+        results.events,
+        history.operations.len(),
+        counts.join(", "),
+        report.workload.name()
+    );
+    for anomaly in &report.anomalies {
+        let _ = writeln!(out, "\n{}:\n{}", anomaly.name, anomaly.explanation);
+    }
+    out.push('\n');
+    for verdict in &report.models {
+        let _ = writeln!(out, "  {:<22} {}", verdict.model, verdict.valid.name());
+    }
+    if let Some(reason) = &report.unknown_reason {
+        let _ = writeln!(out, "unknown: {reason}");
+    }
+    let found: Vec<String> = report
+        .anomaly_counts
+        .iter()
+        .map(|(name, count)| format!("{name} ×{count}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{}: {} (strongest satisfied: {}; weakest violated: {}; anomalies: {}; {} edges in {:.1} ms)",
+        report.model,
+        report.valid.name(),
+        report.strongest_satisfied.unwrap_or("none"),
+        report.weakest_violated.unwrap_or("none"),
+        if found.is_empty() {
+            "none".to_string()
+        } else {
+            found.join(", ")
+        },
+        report.edges,
         elapsed.as_secs_f64() * 1e3
     );
     out

@@ -70,6 +70,9 @@ pub async fn invoke(client: &reqwest::Client, endpoint: &Endpoint, op: &OpSpec) 
         "write" => client
             .put(endpoint.url(&format!("/kv/{}", op.key)))
             .body(format!("{{\"value\":{}}}", op.value)),
+        "txn" => client
+            .post(endpoint.url("/txn"))
+            .body(format!("{{\"txn\":{}}}", op.value)),
         _ => client
             .post(endpoint.url(&format!("/kv/{}/cas", op.key)))
             .body(format!(
@@ -136,15 +139,22 @@ pub enum Outcome<'a> {
 /// - An error body saying `definite: true`: `fail`; `definite: false`: `info`.
 /// - Any other 4xx: `fail` (refused); any other 5xx: `info`.
 /// - No connection made: `fail`; a timeout or reset after sending: `info`.
-/// - A read that did not succeed is `fail` whatever happened: reads change
+/// - A read (or a read-only transaction) that did not succeed is `fail`
+///   whatever happened: reads change
 ///   nothing, so one that may have run is the same as one that did not (Jepsen
 ///   does the same), and its process need not be retired.
 pub fn classify(op: &OpSpec, outcome: Outcome) -> Completion {
     let completion = match outcome {
         Outcome::Response { status, body } if (200..300).contains(&status) => {
-            if op.f == "read" {
+            if op.f == "read" || op.f == "txn" {
+                let field = if op.f == "txn" { "txn" } else { "value" };
                 match serde_json::from_slice::<Value>(body) {
-                    Ok(reply) => Completion::Ok(reply["value"].clone()),
+                    Ok(reply) if op.f == "read" || reply[field].is_array() => {
+                        Completion::Ok(reply[field].clone())
+                    }
+                    Ok(reply) => Completion::Info(json!(format!(
+                        "a transaction reply without its micro-operations: {reply}"
+                    ))),
                     Err(error) => Completion::Info(json!(format!("unreadable reply: {error}"))),
                 }
             } else {
@@ -171,7 +181,7 @@ pub fn classify(op: &OpSpec, outcome: Outcome) -> Completion {
         } => Completion::Info(json!(format!("indeterminate: {message}"))),
     };
     match completion {
-        Completion::Info(error) if op.f == "read" => Completion::Fail(error),
+        Completion::Info(error) if op.read_only() => Completion::Fail(error),
         other => other,
     }
 }

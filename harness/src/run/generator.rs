@@ -20,11 +20,27 @@ pub enum Workload {
     CasRegister,
     /// reads and writes (no cas) on many keys.
     Kv,
+    /// Transactions of appends to lists and whole-list reads (Elle's
+    /// list-append): the version order of each key can be read back.
+    ListAppend,
+    /// Transactions of register writes and reads, unique values.
+    RwRegister,
 }
 
 impl Workload {
     /// Every name.
-    pub const NAMES: &'static [&'static str] = &["register", "cas-register", "kv"];
+    pub const NAMES: &'static [&'static str] = &[
+        "register",
+        "cas-register",
+        "kv",
+        "list-append",
+        "rw-register",
+    ];
+
+    /// Whether its operations are transactions (`f` = `txn`).
+    pub fn transactional(self) -> bool {
+        matches!(self, Workload::ListAppend | Workload::RwRegister)
+    }
 
     /// Parses a name.
     pub fn from_name(name: &str) -> Option<Workload> {
@@ -32,6 +48,8 @@ impl Workload {
             "register" => Some(Workload::Register),
             "cas-register" => Some(Workload::CasRegister),
             "kv" => Some(Workload::Kv),
+            "list-append" => Some(Workload::ListAppend),
+            "rw-register" => Some(Workload::RwRegister),
             _ => None,
         }
     }
@@ -42,6 +60,8 @@ impl Workload {
             Workload::Register => "register",
             Workload::CasRegister => "cas-register",
             Workload::Kv => "kv",
+            Workload::ListAppend => "list-append",
+            Workload::RwRegister => "rw-register",
         }
     }
 }
@@ -86,12 +106,52 @@ impl Mix {
 /// One operation to invoke: its function, key and invocation value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpSpec {
-    /// `read`, `write` or `cas`.
+    /// `read`, `write`, `cas` or `txn`.
     pub f: &'static str,
-    /// The key.
+    /// The key (empty for a transaction, whose keys are in its value).
     pub key: String,
-    /// `null` for reads, the value for writes, `[old, new]` for cas.
+    /// `null` for reads, the value for writes, `[old, new]` for cas, the
+    /// micro-operations (`[["append", k, v], ["r", k, null], …]`) for `txn`.
     pub value: Value,
+}
+
+/// Most micro-operations in one transaction (Elle's default).
+pub const MAX_TXN_LENGTH: u64 = 4;
+
+impl OpSpec {
+    /// The key the history records: none for a transaction.
+    pub fn history_key(&self) -> Option<&str> {
+        (self.f != "txn").then_some(self.key.as_str())
+    }
+
+    /// Whether it only reads: then an unknown outcome changes nothing.
+    pub fn read_only(&self) -> bool {
+        match self.f {
+            "read" => true,
+            "txn" => self
+                .value
+                .as_array()
+                .is_some_and(|mops| mops.iter().all(|mop| mop[0] == "r")),
+            _ => false,
+        }
+    }
+
+    /// The final phase's read of `key` for `workload`.
+    pub fn final_read(workload: Workload, key: String) -> OpSpec {
+        if workload.transactional() {
+            OpSpec {
+                f: "txn",
+                value: json!([["r", key, null]]),
+                key: String::new(),
+            }
+        } else {
+            OpSpec {
+                f: "read",
+                key,
+                value: Value::Null,
+            }
+        }
+    }
 }
 
 /// The generator's settings.
@@ -187,6 +247,9 @@ impl ThreadGenerator {
 
     /// The next operation.
     pub fn next_op(&mut self) -> OpSpec {
+        if self.options.workload.transactional() {
+            return self.next_txn();
+        }
         let mix = self.options.mix;
         let cas = if self.options.workload == Workload::Kv {
             0
@@ -218,6 +281,34 @@ impl ThreadGenerator {
                 key,
                 value: json!([from, to]),
             }
+        }
+    }
+
+    /// A transaction of 1 to [`MAX_TXN_LENGTH`] micro-operations, reads and
+    /// appends (or writes) in the mix's read : write proportion.
+    fn next_txn(&mut self) -> OpSpec {
+        let length = 1 + self.rng.below(MAX_TXN_LENGTH);
+        let mix = self.options.mix;
+        let total = u64::from(mix.read + mix.write).max(1);
+        let write = if self.options.workload == Workload::ListAppend {
+            "append"
+        } else {
+            "w"
+        };
+        let mops: Vec<Value> = (0..length)
+            .map(|_| {
+                let key = self.key();
+                if (self.rng.below(total) as u32) < mix.read || mix.write == 0 {
+                    json!(["r", key, null])
+                } else {
+                    json!([write, key, self.unique_value()])
+                }
+            })
+            .collect();
+        OpSpec {
+            f: "txn",
+            key: String::new(),
+            value: Value::Array(mops),
         }
     }
 
@@ -315,6 +406,34 @@ mod tests {
         );
         let mut register = ThreadGenerator::new(&options(Workload::Register), 0);
         assert!((0..100).all(|_| register.next_op().key == "r"));
+    }
+
+    #[test]
+    fn transactions_hold_unique_appends_and_reads() {
+        let mut generator = ThreadGenerator::new(&options(Workload::ListAppend), 2);
+        let mut appended = std::collections::HashSet::new();
+        let mut lengths = std::collections::BTreeSet::new();
+        for _ in 0..500 {
+            let op = generator.next_op();
+            assert_eq!(op.f, "txn");
+            assert_eq!(op.history_key(), None);
+            let mops = op.value.as_array().unwrap();
+            lengths.insert(mops.len());
+            for mop in mops {
+                match mop[0].as_str().unwrap() {
+                    "r" => assert!(mop[2].is_null()),
+                    "append" => assert!(appended.insert(mop[2].to_string())),
+                    other => panic!("unexpected micro-operation {other}"),
+                }
+            }
+        }
+        assert_eq!(lengths, (1..=4).collect());
+        let mut registers = ThreadGenerator::new(&options(Workload::RwRegister), 0);
+        let op = (0..50)
+            .map(|_| registers.next_op())
+            .find(|op| !op.read_only())
+            .unwrap();
+        assert!(op.value.as_array().unwrap().iter().any(|mop| mop[0] == "w"));
     }
 
     #[test]

@@ -29,6 +29,7 @@ use crate::net::grudge::Shape;
 use crate::net::netns::{self, NetnsNet};
 use crate::net::{Backend, Degradation, Network, ProxyNet};
 use checkers::linearizable;
+use checkers::txn::TxnOptions;
 use checkers::{ModelKind, Validity};
 use clap::Args;
 use client::{Completion, Endpoint, bound_http_client, invoke};
@@ -198,17 +199,19 @@ impl Plan {
             return Err("--nodes must be at least 1".to_string());
         }
         let workload = Workload::from_name(&args.workload).ok_or_else(|| {
-            let also = if args.target == "twopc-kv" {
-                " (list-append and rw-register come with transactional checking)"
-            } else {
-                ""
-            };
             format!(
-                "unknown workload {:?}; expected one of {}{also}",
+                "unknown workload {:?}; expected one of {}",
                 args.workload,
                 Workload::NAMES.join(", ")
             )
         })?;
+        if workload.transactional() && args.target != "twopc-kv" {
+            return Err(format!(
+                "--workload {} needs transactions, which {} does not serve; use --target twopc-kv",
+                workload.name(),
+                args.target
+            ));
+        }
         let concurrency = match args.concurrency.strip_suffix('n') {
             Some(per_node) => per_node
                 .parse::<usize>()
@@ -528,6 +531,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let make_worker = |thread: usize, stop: &Arc<AtomicBool>| Worker {
         thread,
+        workload: plan.workload,
         concurrency: plan.concurrency,
         endpoint: endpoints[thread % endpoints.len()].clone(),
         client: client.clone(),
@@ -614,19 +618,45 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     }
     let results = check_store(&dir)?;
     let code = results.valid.exit_code();
-    let report = &results.checkers.linearizable;
-    for witness in report.witnesses.iter().take(1) {
-        println!("\n{}", witness.explanation);
+    if let Some(report) = &results.checkers.linearizable {
+        for witness in report.witnesses.iter().take(1) {
+            println!("\n{}", witness.explanation);
+        }
+    }
+    if let Some(report) = &results.checkers.transactional {
+        for anomaly in report.anomalies.iter().take(1) {
+            println!("\n{}:\n{}", anomaly.name, anomaly.explanation);
+        }
     }
     if results.valid != Validity::Valid {
         println!("\nreproduce the schedule with: {}", plan.command);
     }
+    let detail = match (
+        &results.checkers.linearizable,
+        &results.checkers.transactional,
+    ) {
+        (Some(report), _) => format!(
+            "checker=linearizable keys={} invalid_keys={} operations={}",
+            report.keys,
+            report.invalid_keys.len(),
+            report.operations
+        ),
+        (None, Some(report)) => format!(
+            "checker=transactional model={} strongest={} anomalies={} transactions={}",
+            report.model,
+            report.strongest_satisfied.unwrap_or("none"),
+            if report.anomaly_types.is_empty() {
+                "none".to_string()
+            } else {
+                report.anomaly_types.join(",")
+            },
+            report.transactions.values().sum::<usize>()
+        ),
+        (None, None) => String::new(),
+    };
     println!(
-        "verdict={} checker=linearizable keys={} invalid_keys={} operations={} results={}",
+        "verdict={} {detail} results={}",
         results.valid.name(),
-        report.keys,
-        report.invalid_keys.len(),
-        report.operations,
         dir.join("results.json").display()
     );
     Ok(code)
@@ -640,8 +670,8 @@ async fn execute(plan: Plan) -> Result<u8, String> {
 pub fn check_store(dir: &Path) -> Result<CheckResults, String> {
     let (history, format) = check::load(dir, None)?;
     let options = linearizable::Options::new(ModelKind::infer(&history));
-    let report = linearizable::check(&history, &options).map_err(|error| error.to_string())?;
-    let results = CheckResults::new(&history, format, report);
+    let checkers = check::check_history(&history, &options, &TxnOptions::default())?;
+    let results = CheckResults::new(&history, format, checkers);
     std::fs::write(dir.join("results.json"), results.to_json())
         .map_err(|error| error.to_string())?;
     Ok(results)
@@ -723,6 +753,7 @@ async fn report_progress(
 /// One worker thread: a logical process at a time, bound to one node.
 struct Worker {
     thread: usize,
+    workload: Workload,
     concurrency: usize,
     endpoint: Endpoint,
     client: reqwest::Client,
@@ -774,7 +805,7 @@ impl Worker {
                     kind,
                     Process::Client(process),
                     op.f,
-                    Some(&op.key),
+                    op.history_key(),
                     value,
                     error,
                 )
@@ -797,11 +828,7 @@ impl Worker {
     /// The final phase: reads each key until one succeeds (a few tries each).
     async fn read_all(self, process: u64, keys: Vec<String>) -> Result<(), String> {
         for key in keys {
-            let op = generator::OpSpec {
-                f: "read",
-                key,
-                value: Value::Null,
-            };
+            let op = generator::OpSpec::final_read(self.workload, key);
             // A few seconds of tries: a node restarted by the nemesis may still
             // be rejoining.
             for _ in 0..50 {
