@@ -478,7 +478,7 @@ fn canary_read_uncommitted_proxy() {
         "read-uncommitted",
         "proxy",
         &READ_UNCOMMITTED,
-        &["G1a", "G1b"],
+        &["G1a", "G1b", "incompatible-order"],
     );
 }
 
@@ -488,7 +488,7 @@ fn canary_read_uncommitted_netns() {
         "read-uncommitted",
         "netns",
         &READ_UNCOMMITTED,
-        &["G1a", "G1b"],
+        &["G1a", "G1b", "incompatible-order"],
     );
 }
 
@@ -532,32 +532,25 @@ fn canary_commit_on_partial_votes_netns() {
 }
 
 // A participant killed between its vote and the commit forgets the prepare and
-// acknowledges the commit anyway: that shard's appends are lost, and a later
-// read misses a transaction that had completed (G-single-realtime).
+// acknowledges the commit anyway: that shard's appends are lost, and later
+// reads miss a transaction that had completed. The window is the time a commit
+// takes to reach the participant, so this needs many kills (one every second
+// or so, for the 60 s the issue allows) and the slower links of namespaces;
+// over loopback proxies the window is too narrow to hit reliably.
 const NO_DURABLE_PREPARE: [&str; 12] = [
     "--nemesis",
     "kill",
     "--nemesis-targets",
     "one",
     "--nemesis-interval",
-    "1.5",
+    "0.5",
     "--rate",
     "500",
     "--time-limit",
-    "30",
+    "60",
     "--seed",
     "3",
 ];
-
-#[test]
-fn canary_no_durable_prepare_proxy() {
-    twopc(
-        "no-durable-prepare",
-        "proxy",
-        &NO_DURABLE_PREPARE,
-        &["G-single", "G1c", "G2-item"],
-    );
-}
 
 #[test]
 fn canary_no_durable_prepare_netns() {
@@ -565,7 +558,7 @@ fn canary_no_durable_prepare_netns() {
         "no-durable-prepare",
         "netns",
         &NO_DURABLE_PREPARE,
-        &["G-single", "G1c", "G2-item"],
+        &["G-single", "G1c", "G-nonadjacent", "G2-item"],
     );
 }
 
