@@ -617,3 +617,24 @@ fn the_random_histories_are_both_valid_and_invalid() {
         assert!(tally.get(&case).copied().unwrap_or(0) >= least, "{tally:?}");
     }
 }
+
+#[test]
+fn jepsen_edn_list_append_histories_are_read() {
+    let edn = "\
+{:type :invoke, :f :txn, :value [[:append 1 1] [:r 2 nil]], :time 1, :process 0, :index 0}
+{:type :invoke, :f :txn, :value [[:append 2 2] [:r 1 nil]], :time 2, :process 1, :index 1}
+{:type :ok, :f :txn, :value [[:append 1 1] [:r 2 [2]]], :time 3, :process 0, :index 2}
+{:type :ok, :f :txn, :value [[:append 2 2] [:r 1 [1]]], :time 4, :process 1, :index 3}
+";
+    let history = histories::parse("history.edn", edn, None).unwrap();
+    let report = check(&history);
+    assert_anomaly(&report, "G1c", "read-committed");
+    let witness = &report.anomalies[0];
+    assert!(
+        witness
+            .explanation
+            .contains("observed T1's append of 1 to key 1"),
+        "{}",
+        witness.explanation
+    );
+}

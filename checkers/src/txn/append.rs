@@ -48,7 +48,7 @@ impl Lists {
                     return (self.appender.get(&(key.clone(), last.clone())) == Some(&from)).then(|| {
                         (
                             key.clone(),
-                            format!("{b} appended {element} to {key}, which no read saw, so after {a}'s {last}, the last element any read saw"),
+                            format!("{b} appended {element} to key {key}, which no read saw, so after {a}'s {last}, the last element any read saw"),
                         )
                     });
                 };
@@ -56,7 +56,7 @@ impl Lists {
                 (self.appender.get(&(key.clone(), before.clone())) == Some(&from)).then(|| {
                     (
                         key.clone(),
-                        format!("{b} appended {element} after {a} appended {before} to {key}"),
+                        format!("{b} appended {element} after {a} appended {before} to key {key}"),
                     )
                 })
             }),
@@ -65,7 +65,7 @@ impl Lists {
                 (self.appender.get(&(key.clone(), last.clone())) == Some(&from)).then(|| {
                     (
                         key.clone(),
-                        format!("{b} observed {a}'s append of {last} to {key}"),
+                        format!("{b} observed {a}'s append of {last} to key {key}"),
                     )
                 })
             }),
@@ -79,7 +79,7 @@ impl Lists {
                         (
                             key.clone(),
                             format!(
-                                "{a} read {key} = {}, without {unseen}, which {b} appended (no read saw it, so it came after every element one did)",
+                                "{a} read key {key} = {}, without {unseen}, which {b} appended (no read saw it, so it came after every element one did)",
                                 list_text(list)
                             ),
                         )
@@ -92,7 +92,7 @@ impl Lists {
                     };
                     (
                         key.clone(),
-                        format!("{a} read {key} {seen}, without {next}, which {b} appended next"),
+                        format!("{a} read key {key} {seen}, without {next}, which {b} appended next"),
                     )
                 })
             }),
@@ -131,7 +131,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                     file: file.to_string(),
                     line: txn.line,
                     reason: format!(
-                        "{element} is appended to {key} again (first at line {}); list-append needs every appended element to be unique per key",
+                        "{element} is appended to key {key} again (first at line {}); list-append needs every appended element to be unique per key",
                         txns[other].line
                     ),
                 });
@@ -202,7 +202,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                     *reader,
                     None,
                     format!(
-                        "{{T}} read {key} = {}, in which {twice} appears twice",
+                        "{{T}} read key {key} = {}, in which {twice} appears twice",
                         list_text(list)
                     ),
                 );
@@ -213,13 +213,13 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                         "garbage-read",
                         *reader,
                         None,
-                        format!("{{T}} read {element} in {key}, which no transaction appended"),
+                        format!("{{T}} read {element} in key {key}, which no transaction appended"),
                     ),
                     Some(&writer) if txns[writer].outcome == Outcome::Fail => found.single(
                         "G1a",
                         *reader,
                         Some(writer),
-                        format!("{{T}} read {key} = {}, which includes {element}, appended by {{U}}, a transaction that failed: an aborted read", list_text(list)),
+                        format!("{{T}} read key {key} = {}, which includes {element}, appended by {{U}}, a transaction that failed: an aborted read", list_text(list)),
                     ),
                     Some(_) => {}
                 }
@@ -234,7 +234,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                     "G1b",
                     *reader,
                     Some(writer),
-                    format!("{{T}} read {key} ending in {last}, but {{U}} went on to append {later} to {key} in the same transaction: {{T}} saw an intermediate state"),
+                    format!("{{T}} read key {key} ending in {last}, but {{U}} went on to append {later} to key {key} in the same transaction: {{T}} saw an intermediate state"),
                 );
             }
         }
@@ -249,7 +249,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                     *reader,
                     longest.0,
                     format!(
-                        "{{T}} read {key} = {} and {{U}} read {key} = {}: neither is a prefix of the other, so no one order of appends explains both",
+                        "{{T}} read key {key} = {} and {{U}} read key {key} = {}: neither is a prefix of the other, so no one order of appends explains both",
                         list_text(list),
                         list_text(&longest.1)
                     ),
@@ -350,7 +350,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                 readers[0],
                 readers[1],
                 format!(
-                    "{{T}} and {{U}} both read {key} = {} and both appended to it: one of the two updates is lost",
+                    "{{T}} and {{U}} both read key {key} = {} and both appended to it: one of the two updates is lost",
                     list_text(list)
                 ),
             );

@@ -46,14 +46,14 @@ impl Registers {
                 (self.writer.get(&(key.clone(), read.clone())) == Some(&from)).then(|| {
                     (
                         key.clone(),
-                        format!("{b} read {key} = {read}, written by {a}, and then overwrote it with {value}"),
+                        format!("{b} read key {key} = {read}, written by {a}, and then overwrote it with {value}"),
                     )
                 })
             }),
             WR => self.external[to].iter().find_map(|(key, version)| {
                 let value = version.as_ref()?;
                 (self.writer.get(&(key.clone(), value.clone())) == Some(&from))
-                    .then(|| (key.clone(), format!("{b} read {key} = {value}, written by {a}")))
+                    .then(|| (key.clone(), format!("{b} read key {key} = {value}, written by {a}")))
             }),
             RW => self.external[from].iter().find_map(|(key, version)| {
                 let value = self.last_write[to].get(key)?;
@@ -63,7 +63,7 @@ impl Registers {
                     (
                         key.clone(),
                         format!(
-                            "{a} read {key} = {}, which {b} overwrote with {value}",
+                            "{a} read key {key} = {}, which {b} overwrote with {value}",
                             text(version)
                         ),
                     )
@@ -148,13 +148,13 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
                     "garbage-read",
                     id,
                     None,
-                    format!("{{T}} read {key} = {value}, which no transaction wrote"),
+                    format!("{{T}} read key {key} = {value}, which no transaction wrote"),
                 ),
                 Some(&writer) if txns[writer].outcome == Outcome::Fail => found.single(
                     "G1a",
                     id,
                     Some(writer),
-                    format!("{{T}} read {key} = {value}, written by {{U}}, a transaction that failed: an aborted read"),
+                    format!("{{T}} read key {key} = {value}, written by {{U}}, a transaction that failed: an aborted read"),
                 ),
                 Some(&writer) => {
                     if txns[writer].outcome == Outcome::Info {
@@ -166,7 +166,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
                             id,
                             Some(writer),
                             format!(
-                                "{{T}} read {key} = {value}, but {{U}} went on to write {} to {key} in the same transaction: {{T}} saw an intermediate state",
+                                "{{T}} read key {key} = {value}, but {{U}} went on to write {} to key {key} in the same transaction: {{T}} saw an intermediate state",
                                 registers.last_write[writer][key]
                             ),
                         );
@@ -256,7 +256,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
             writers[0],
             writers[1],
             format!(
-                "{{T}} and {{U}} both read {key} = {} and both wrote it: one of the two updates is lost",
+                "{{T}} and {{U}} both read key {key} = {} and both wrote it: one of the two updates is lost",
                 text(&version)
             ),
         );

@@ -286,8 +286,11 @@ fn lift_independent_keys(events: &mut [(Event, Option<i64>)]) {
     if clients.peek().is_none() {
         return;
     }
+    // A transaction's value is a list of micro-operations, never a tuple, even
+    // when it holds exactly two of them.
     let independent = clients.all(|event| {
         event.key.is_none()
+            && event.f != "txn"
             && match event.value.as_array().map(Vec::as_slice) {
                 Some([_, inner]) => event.f != "cas" || inner.is_array() || inner.is_null(),
                 _ => false,
