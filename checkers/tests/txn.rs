@@ -277,6 +277,10 @@ fn bad_transactions_are_refused_with_their_line() {
 
 // ---- The oracle ----------------------------------------------------------
 
+/// A transaction as the oracle sees it: its micro-operations (append?, key,
+/// value) and, if it committed with known results, what each read returned.
+type OracleTxn = (Vec<(bool, usize, u64)>, Option<Vec<Option<Vec<u64>>>>);
+
 #[derive(Debug, Clone)]
 struct Planned {
     process: u64,
@@ -288,10 +292,7 @@ struct Planned {
 }
 
 /// Replays `order` from empty lists; whether every committed read matches.
-fn replay(
-    order: &[usize],
-    txns: &[(Vec<(bool, usize, u64)>, Option<Vec<Option<Vec<u64>>>>)],
-) -> bool {
+fn replay(order: &[usize], txns: &[OracleTxn]) -> bool {
     let mut state: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
     for &id in order {
         let (mops, reads) = &txns[id];
@@ -311,11 +312,7 @@ fn replay(
 
 /// Whether some order of the committed transactions (ok ones, plus any
 /// subset of info ones) replays every read; `before[a][b]`: a must precede b.
-fn oracle(
-    txns: &[(Vec<(bool, usize, u64)>, Option<Vec<Option<Vec<u64>>>>)],
-    must: &[bool],
-    before: &[Vec<bool>],
-) -> bool {
+fn oracle(txns: &[OracleTxn], must: &[bool], before: &[Vec<bool>]) -> bool {
     let optional: Vec<usize> = (0..txns.len()).filter(|id| !must[*id]).collect();
     for subset in 0..(1u32 << optional.len()) {
         let chosen: Vec<usize> = (0..txns.len())
@@ -424,7 +421,7 @@ fn simulate((plan, points, staleness, final_read): &Plan) -> History {
     let mut state: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
     let mut results: Vec<Value> = vec![Value::Null; plan.len()];
     let mut stale = staleness.iter().cycle();
-    let (plan, points) = (plan.as_slice(), points.as_slice());
+    let plan = plan.as_slice();
     for &id in &order {
         let txn = &plan[id];
         let applies = txn.outcome == 0 || (txn.outcome == 2 && txn.applied);
@@ -493,11 +490,7 @@ fn simulate((plan, points, staleness, final_read): &Plan) -> History {
 /// The oracle's view of a history: each transaction's micro-ops, its reads
 /// if it committed with known results, whether it must be in the order, and
 /// real-time precedence.
-type OracleInput = (
-    Vec<(Vec<(bool, usize, u64)>, Option<Vec<Option<Vec<u64>>>>)>,
-    Vec<bool>,
-    Vec<Vec<bool>>,
-);
+type OracleInput = (Vec<OracleTxn>, Vec<bool>, Vec<Vec<bool>>);
 
 fn oracle_input(history: &History) -> OracleInput {
     let mut txns = Vec::new();
