@@ -470,7 +470,7 @@ fn twopc(bug: &str, net: &str, extra: &[&str], expected: &[&str]) {
 
 // Reads see prepared, undecided appends: some of those abort (G1a), some are
 // read before their transaction's later append (G1b); no faults needed.
-const READ_UNCOMMITTED: [&str; 2] = ["--time-limit", "10"];
+const READ_UNCOMMITTED: [&str; 4] = ["--time-limit", "20", "--rate", "500"];
 
 #[test]
 fn canary_read_uncommitted_proxy() {
@@ -494,7 +494,9 @@ fn canary_read_uncommitted_netns() {
 
 // Reads take no locks: two transactions each read what the other appends to
 // (write skew) or one reads between another's appends (read skew).
-const UNLOCKED_READS: [&str; 2] = ["--time-limit", "10"];
+// At 200 transactions/s over namespaces' slower links the overlap can be too
+// rare in 10 s; 500/s for 20 s shows it every time tried.
+const UNLOCKED_READS: [&str; 4] = ["--time-limit", "20", "--rate", "500"];
 
 #[test]
 fn canary_unlocked_reads_proxy() {
