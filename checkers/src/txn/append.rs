@@ -181,18 +181,15 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
         }
     }
     // Per key: the reads of it, the anomalies in single reads, the version order.
-    let mut reads: FxHashMap<Atom, Vec<(usize, Vec<Atom>)>> = FxHashMap::default();
+    let mut reads: FxHashMap<&Atom, Vec<(usize, &[Atom])>> = FxHashMap::default();
     for (id, external) in lists.external.iter().enumerate() {
         for (key, list) in external {
-            reads
-                .entry(key.clone())
-                .or_default()
-                .push((id, list.clone()));
+            reads.entry(key).or_default().push((id, list.as_slice()));
         }
     }
-    let mut keys: Vec<Atom> = reads.keys().cloned().collect();
+    let mut keys: Vec<&Atom> = reads.keys().copied().collect();
     keys.sort_unstable();
-    for key in &keys {
+    for &key in &keys {
         let key_reads = &reads[key];
         for (reader, list) in key_reads {
             let mut seen = FxHashSet::default();
@@ -207,7 +204,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                     ),
                 );
             }
-            for element in list {
+            for element in list.iter() {
                 match lists.appender.get(&(key.clone(), element.clone())) {
                     None => found.single(
                         "garbage-read",
@@ -238,25 +235,25 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                 );
             }
         }
-        let longest = key_reads
+        let &(longest_reader, longest) = key_reads
             .iter()
             .max_by_key(|(reader, list)| (list.len(), std::cmp::Reverse(*reader)))
             .expect("a key with reads");
         for (reader, list) in key_reads {
-            if !longest.1.starts_with(list) {
+            if !longest.starts_with(list) {
                 found.pair(
                     "incompatible-order",
                     *reader,
-                    longest.0,
+                    longest_reader,
                     format!(
                         "{{T}} read key {key} = {} and {{U}} read key {key} = {}: neither is a prefix of the other, so no one order of appends explains both",
                         list_text(list),
-                        list_text(&longest.1)
+                        list_text(longest)
                     ),
                 );
             }
         }
-        lists.order.insert(key.clone(), longest.1.clone());
+        lists.order.insert((*key).clone(), longest.to_vec());
     }
     // Transactions known to have committed: ok ones, and any whose append was seen.
     let mut committed: Vec<bool> = txns.iter().map(|txn| txn.outcome == Outcome::Ok).collect();
@@ -284,7 +281,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
             .copied()
             .filter(|writer| committed[*writer])
     };
-    for key in &keys {
+    for &key in &keys {
         let order = &lists.order[key];
         for pair in order.windows(2) {
             if let (Some(a), Some(b)) = (writer_of(key, &pair[0]), writer_of(key, &pair[1])) {
@@ -305,12 +302,13 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
         // Appends of committed transactions that no read saw came after
         // every element any read saw: after the last one's appender, and after
         // every read of the whole known list.
+        let observed: FxHashSet<&Atom> = order.iter().collect();
         let mut unseen: Vec<usize> = appenders_by_key
             .get(key)
             .map_or(&[][..], Vec::as_slice)
             .iter()
             .copied()
-            .filter(|(element, writer)| committed[*writer] && !order.contains(element))
+            .filter(|(element, writer)| committed[*writer] && !observed.contains(element))
             .map(|(_, writer)| writer)
             .collect();
         unseen.sort_unstable();
@@ -336,7 +334,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                 .iter()
                 .any(|mop| mop.kind == MopKind::Append && &mop.key == key)
             {
-                by_version.entry(list.as_slice()).or_default().push(*reader);
+                by_version.entry(list).or_default().push(*reader);
             }
         }
         let mut groups: Vec<(&[Atom], Vec<usize>)> = by_version
