@@ -222,7 +222,7 @@ fn a_stale_read_breaks_only_strict_serializability() {
     let serializable = txn::check(
         &builder_history_again(),
         &TxnOptions {
-            model: "serializable",
+            model: txn::Isolation::named("serializable").unwrap(),
             ..TxnOptions::default()
         },
     )

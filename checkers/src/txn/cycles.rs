@@ -121,14 +121,9 @@ pub fn search(graph: &Graph, realtime: bool, limit: usize, deadline: Instant) ->
             }
             let number = number as u32;
             let inside = |node: usize| member[node] == number;
-            let edge = component.iter().find_map(|&from| {
-                graph
-                    .out(from)
-                    .iter()
-                    .find(|(to, kinds)| kinds & RT != 0 && inside(*to as usize))
-                    .map(|&(to, _)| (from, to as usize))
-            });
-            let Some((from, to)) = edge else { continue };
+            let Some((from, to)) = internal_edge(graph, &component, RT, &inside) else {
+                continue;
+            };
             if let Some(path) = graph.shortest_path(to, from, DATA | RT, &inside) {
                 let (nodes, kinds) = close(from, RT, to, path);
                 search.push(limit, classify(nodes, kinds, DATA | RT, true));
@@ -163,14 +158,7 @@ fn in_component(
     for sub in graph.components(WW | WR, inside) {
         let set: FxHashSet<usize> = sub.iter().copied().collect();
         let within = |node: usize| set.contains(&node);
-        let edge = sub.iter().find_map(|&from| {
-            graph
-                .out(from)
-                .iter()
-                .find(|(to, kinds)| kinds & WR != 0 && within(*to as usize))
-                .map(|&(to, _)| (from, to as usize))
-        });
-        if let Some((from, to)) = edge
+        if let Some((from, to)) = internal_edge(graph, &sub, WR, &within)
             && let Some(path) = graph.shortest_path(to, from, WW | WR, &within)
         {
             let (nodes, kinds) = close(from, WR, to, path);
@@ -234,6 +222,22 @@ fn in_component(
         search.push(limit, classify(nodes, kinds, DATA, false));
     }
     true
+}
+
+/// An edge of `kind` between two nodes of `nodes` (all of them `inside`).
+fn internal_edge(
+    graph: &Graph,
+    nodes: &[usize],
+    kind: Kinds,
+    inside: &dyn Fn(usize) -> bool,
+) -> Option<(usize, usize)> {
+    nodes.iter().find_map(|&from| {
+        graph
+            .out(from)
+            .iter()
+            .find(|(to, kinds)| kinds & kind != 0 && inside(*to as usize))
+            .map(|&(to, _)| (from, to as usize))
+    })
 }
 
 fn reachable(

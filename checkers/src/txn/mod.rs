@@ -130,13 +130,45 @@ fn forbidden_from(anomaly: &str) -> usize {
         .expect("every anomaly is forbidden by some model")
 }
 
+/// One of [`MODELS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Isolation(usize);
+
+impl Isolation {
+    /// The strongest model, Elle's default.
+    pub const STRICT_SERIALIZABLE: Isolation = Isolation(MODELS.len() - 1);
+
+    /// The model called `name`.
+    ///
+    /// # Errors
+    /// An unknown model, with the names allowed.
+    pub fn named(name: &str) -> Result<Isolation, String> {
+        MODELS
+            .iter()
+            .position(|(model, _)| *model == name)
+            .map(Isolation)
+            .ok_or_else(|| {
+                let names: Vec<&str> = MODELS.iter().map(|(model, _)| *model).collect();
+                format!(
+                    "unknown isolation model {name:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        MODELS[self.0].0
+    }
+}
+
 /// What to check.
 #[derive(Debug, Clone)]
 pub struct TxnOptions {
     /// How versions are observed (`None`: from the history).
     pub workload: Option<TxnWorkload>,
-    /// The model the verdict is about (an index into [`MODELS`] by name).
-    pub model: &'static str,
+    /// The model the verdict is about.
+    pub model: Isolation,
     /// Time for the cycle search.
     pub budget: Budget,
     /// Witnesses kept per anomaly.
@@ -148,34 +180,10 @@ impl Default for TxnOptions {
     fn default() -> Self {
         TxnOptions {
             workload: None,
-            model: "strict-serializable",
+            model: Isolation::STRICT_SERIALIZABLE,
             budget: Budget::default(),
             witnesses: 4,
         }
-    }
-}
-
-impl TxnOptions {
-    /// The defaults, with the verdict about the model called `name`.
-    ///
-    /// # Errors
-    /// An unknown model, with the names allowed.
-    pub fn for_model(name: &str) -> Result<TxnOptions, String> {
-        let model = MODELS
-            .iter()
-            .map(|(model, _)| *model)
-            .find(|model| *model == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = MODELS.iter().map(|(model, _)| *model).collect();
-                format!(
-                    "unknown isolation model {name:?}; expected one of {}",
-                    names.join(", ")
-                )
-            })?;
-        Ok(TxnOptions {
-            model,
-            ..TxnOptions::default()
-        })
     }
 }
 
@@ -305,6 +313,17 @@ pub(crate) struct Observation<I> {
     index: I,
 }
 
+impl<I> Observation<I> {
+    fn indexed<J>(self, wrap: impl FnOnce(I) -> J) -> Observation<J> {
+        Observation {
+            graph: self.graph,
+            committed: self.committed,
+            found: self.found,
+            index: wrap(self.index),
+        }
+    }
+}
+
 enum Index {
     Lists(append::Lists),
     Registers(register::Registers),
@@ -338,31 +357,17 @@ pub fn check(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnEr
         Some(workload) => workload,
         None => TxnWorkload::infer(history, &txns)?,
     };
-    let (mut graph, committed, found, index) = match workload {
-        TxnWorkload::ListAppend => {
-            let seen = append::infer(&history.file, &txns)?;
-            (
-                seen.graph,
-                seen.committed,
-                seen.found,
-                Index::Lists(seen.index),
-            )
-        }
-        TxnWorkload::RwRegister => {
-            let seen = register::infer(&history.file, &txns)?;
-            (
-                seen.graph,
-                seen.committed,
-                seen.found,
-                Index::Registers(seen.index),
-            )
-        }
+    let Observation {
+        mut graph,
+        committed,
+        found,
+        index,
+    } = match workload {
+        TxnWorkload::ListAppend => append::infer(&history.file, &txns)?.indexed(Index::Lists),
+        TxnWorkload::RwRegister => register::infer(&history.file, &txns)?.indexed(Index::Registers),
     };
-    let target = MODELS
-        .iter()
-        .position(|(model, _)| *model == options.model)
-        .unwrap_or(MODELS.len() - 1);
-    let realtime = target == MODELS.len() - 1;
+    let target = options.model.0;
+    let realtime = options.model == Isolation::STRICT_SERIALIZABLE;
     if realtime {
         add_realtime(&mut graph, &txns, &committed);
     }
@@ -422,7 +427,7 @@ pub fn check(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnEr
     Ok(TxnReport {
         valid: models[target].valid,
         workload,
-        model: MODELS[target].0,
+        model: options.model.name(),
         transactions,
         edges: graph.edge_count(),
         anomaly_types,
@@ -479,13 +484,11 @@ fn add_realtime(graph: &mut Graph, txns: &[Txn], committed: &[bool]) {
             frontier.push(id);
         }
     }
-    let mut rebuilt = std::mem::take(graph);
-    rebuilt.unseal();
+    graph.unseal();
     for (from, to) in edges {
-        rebuilt.add(from, to, RT);
+        graph.add(from, to, RT);
     }
-    rebuilt.seal();
-    *graph = rebuilt;
+    graph.seal();
 }
 
 fn txn_ref(history: &History, txns: &[Txn], id: usize, name: String) -> TxnRef {

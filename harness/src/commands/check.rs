@@ -4,7 +4,7 @@ use crate::cli::CheckArgs;
 use crate::exit;
 use crate::run::timeline::Timeline;
 use checkers::linearizable::{self, Algorithm, Options, Report, Witness};
-use checkers::txn::{self, TxnOptions, TxnReport};
+use checkers::txn::{self, Isolation, TxnOptions, TxnReport};
 use checkers::{Budget, ModelKind, ModelOptions, Validity};
 use histories::{Format, History};
 use serde::Serialize;
@@ -197,8 +197,9 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         algorithm,
     };
     let txn_options = TxnOptions {
+        model: Isolation::named(&args.isolation)?,
         budget,
-        ..TxnOptions::for_model(&args.isolation)?
+        ..TxnOptions::default()
     };
     let started = Instant::now();
     let checkers = check_history(&history, &options, &txn_options)?;
