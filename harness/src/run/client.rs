@@ -140,27 +140,28 @@ pub enum Outcome<'a> {
 /// - Any other 4xx: `fail` (refused); any other 5xx: `info`.
 /// - No connection made: `fail`; a timeout or reset after sending: `info`.
 /// - A read (or a read-only transaction) that did not succeed is `fail`
-///   whatever happened: reads change
-///   nothing, so one that may have run is the same as one that did not (Jepsen
-///   does the same), and its process need not be retired.
+///   whatever happened: reads change nothing, so one that may have run is the
+///   same as one that did not (Jepsen does the same), and its process need not
+///   be retired.
 pub fn classify(op: &OpSpec, outcome: Outcome) -> Completion {
     let completion = match outcome {
-        Outcome::Response { status, body } if (200..300).contains(&status) => {
-            if op.f == "read" || op.f == "txn" {
+        Outcome::Response { status, body } if (200..300).contains(&status) => match op.f {
+            // What was read comes back: a read's value, a transaction's
+            // micro-operations with their reads filled in.
+            "read" | "txn" => {
                 let field = if op.f == "txn" { "txn" } else { "value" };
                 match serde_json::from_slice::<Value>(body) {
-                    Ok(reply) if op.f == "read" || reply[field].is_array() => {
-                        Completion::Ok(reply[field].clone())
+                    Ok(mut reply) if op.f == "read" || reply[field].is_array() => {
+                        Completion::Ok(reply[field].take())
                     }
                     Ok(reply) => Completion::Info(json!(format!(
                         "a transaction reply without its micro-operations: {reply}"
                     ))),
                     Err(error) => Completion::Info(json!(format!("unreadable reply: {error}"))),
                 }
-            } else {
-                Completion::Ok(op.value.clone())
             }
-        }
+            _ => Completion::Ok(op.value.clone()),
+        },
         Outcome::Response { status, body } => {
             match serde_json::from_slice::<kv_api_error::ErrorBody>(body) {
                 Ok(error) if error.definite => Completion::Fail(json!(error.error)),

@@ -165,10 +165,12 @@ async fn detect_failures(master: Shared) {
             })
             .cloned()
             .collect();
-        let before = master.config.chain.clone();
         let removed = master.remove_silent(&silent);
         if !removed.is_empty() {
-            eprintln!("master: removing {removed:?} from {before:?}");
+            eprintln!(
+                "master: removed {removed:?}, leaving {:?}",
+                master.config.chain
+            );
         }
     }
 }
