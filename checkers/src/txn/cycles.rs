@@ -2,11 +2,12 @@
 //! models' verdicts are exact: inside each strongly connected component of the
 //! dependency graph, G0 (ww only), G1c (ww and wr, at least one wr), G-single
 //! (exactly one rw), G-nonadjacent (several rw, never two in a row), G2-item
-//! (any other cycle with rw); then, with real-time edges, the same cycles that
-//! need one (the `-realtime` variants, forbidden only by strict
-//! serializability).
+//! (any other cycle with rw); then the cycles that need a process-order edge
+//! (the `-process` variants, forbidden from strong session serializability
+//! up), then those that need a real-time edge (`-realtime`, forbidden only by
+//! strict serializability).
 
-use super::graph::{DATA, Graph, Kinds, RT, RW, WR, WW, name_kind};
+use super::graph::{DATA, Graph, Kinds, PR, RT, RW, WR, WW, name_kind};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::Instant;
 
@@ -43,31 +44,54 @@ impl Search {
     }
 }
 
+/// Which edges beyond the data dependencies a cycle needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    Data,
+    Process,
+    Realtime,
+}
+
 /// Names a cycle by its edges: `start → path…` with kinds named from
-/// `allowed`; `realtime` adds the suffix.
-fn classify(nodes: Vec<usize>, raw: Vec<Kinds>, allowed: Kinds, realtime: bool) -> Cycle {
+/// `allowed`; `order` adds the suffix.
+fn classify(nodes: Vec<usize>, raw: Vec<Kinds>, allowed: Kinds, order: Order) -> Cycle {
     let kinds: Vec<Kinds> = raw.iter().map(|kinds| name_kind(*kinds, allowed)).collect();
     let rw = kinds.iter().filter(|kind| **kind == RW).count();
     let adjacent = (0..kinds.len()).any(|i| kinds[i] == RW && kinds[(i + 1) % kinds.len()] == RW);
     let base = match rw {
-        0 if kinds.contains(&WR) => "G1c",
-        0 => "G0",
-        1 => "G-single",
-        _ if !adjacent => "G-nonadjacent",
-        _ => "G2-item",
+        0 if kinds.contains(&WR) => 1,
+        0 => 0,
+        1 => 2,
+        _ if !adjacent => 3,
+        _ => 4,
     };
-    let name = if realtime {
-        match base {
-            "G0" => "G0-realtime",
-            "G1c" => "G1c-realtime",
-            "G-single" => "G-single-realtime",
-            "G-nonadjacent" => "G-nonadjacent-realtime",
-            _ => "G2-item-realtime",
-        }
-    } else {
-        base
+    const NAMES: [[&str; 5]; 3] = [
+        ["G0", "G1c", "G-single", "G-nonadjacent", "G2-item"],
+        [
+            "G0-process",
+            "G1c-process",
+            "G-single-process",
+            "G-nonadjacent-process",
+            "G2-item-process",
+        ],
+        [
+            "G0-realtime",
+            "G1c-realtime",
+            "G-single-realtime",
+            "G-nonadjacent-realtime",
+            "G2-item-realtime",
+        ],
+    ];
+    let row = match order {
+        Order::Data => 0,
+        Order::Process => 1,
+        Order::Realtime => 2,
     };
-    Cycle { name, nodes, kinds }
+    Cycle {
+        name: NAMES[row][base],
+        nodes,
+        kinds,
+    }
 }
 
 /// The cycle made of the edge `from → to` (with `kind`) and a path back.
@@ -89,9 +113,9 @@ fn close(
     (nodes, kinds)
 }
 
-/// Searches `graph` (data edges; `realtime` adds real-time ones, which must
-/// already be in the graph) for cycle anomalies, until `deadline`.
-pub fn search(graph: &Graph, realtime: bool, limit: usize, deadline: Instant) -> Search {
+/// Searches `graph` (data, process and real-time edges) for cycle anomalies,
+/// until `deadline`.
+pub fn search(graph: &Graph, limit: usize, deadline: Instant) -> Search {
     let mut search = Search::default();
     let everything = |_: usize| true;
     let mut member = vec![u32::MAX; graph.len()];
@@ -105,28 +129,44 @@ pub fn search(graph: &Graph, realtime: bool, limit: usize, deadline: Instant) ->
             return search;
         }
     }
-    if realtime {
+    // Process order is implied by real time (a client's next transaction
+    // starts after its last one completed), so a component with a process
+    // cycle holds a real-time one too; it is reported once, as the weaker.
+    let mut explained = vec![false; graph.len()];
+    for (extra, order, stage) in [
+        (PR, Order::Process, "G-single-process"),
+        (RT, Order::Realtime, "G-single-realtime"),
+    ] {
         let mut member = vec![u32::MAX; graph.len()];
         for (number, component) in graph
-            .components(DATA | RT, &everything)
+            .components(DATA | extra, &everything)
             .into_iter()
             .enumerate()
         {
             if Instant::now() > deadline {
-                search.cut_short = Some("G-single-realtime");
+                search.cut_short = Some(stage);
                 return search;
+            }
+            if component.iter().any(|&node| explained[node]) {
+                continue;
             }
             for &node in &component {
                 member[node] = number as u32;
             }
             let number = number as u32;
             let inside = |node: usize| member[node] == number;
-            let Some((from, to)) = internal_edge(graph, &component, RT, &inside) else {
+            // An edge that is only process (or real-time) order: were every
+            // such edge also a data dependency, the data pass found the cycle.
+            let only_extra = |kinds: Kinds| kinds & DATA == 0 && kinds & extra != 0;
+            let Some((from, to)) = internal_edge(graph, &component, &only_extra, &inside) else {
                 continue;
             };
-            if let Some(path) = graph.shortest_path(to, from, DATA | RT, &inside) {
-                let (nodes, kinds) = close(from, RT, to, path);
-                search.push(limit, classify(nodes, kinds, DATA | RT, true));
+            if let Some(path) = graph.shortest_path(to, from, DATA | extra, &inside) {
+                let (nodes, kinds) = close(from, extra, to, path);
+                search.push(limit, classify(nodes, kinds, DATA | extra, order));
+                for &node in &component {
+                    explained[node] = true;
+                }
             }
         }
     }
@@ -151,18 +191,18 @@ fn in_component(
                 path.iter().map(|(node, kinds)| (*kinds, *node)).unzip();
             let mut nodes = nodes;
             nodes.rotate_right(1);
-            search.push(limit, classify(nodes, kinds, WW, false));
+            search.push(limit, classify(nodes, kinds, WW, Order::Data));
         }
     }
     // G1c: a wr edge inside a component of ww ∪ wr closes a cycle with it.
     for sub in graph.components(WW | WR, inside) {
         let set: FxHashSet<usize> = sub.iter().copied().collect();
         let within = |node: usize| set.contains(&node);
-        if let Some((from, to)) = internal_edge(graph, &sub, WR, &within)
+        if let Some((from, to)) = internal_edge(graph, &sub, &|kinds| kinds & WR != 0, &within)
             && let Some(path) = graph.shortest_path(to, from, WW | WR, &within)
         {
             let (nodes, kinds) = close(from, WR, to, path);
-            search.push(limit, classify(nodes, kinds, WW | WR, false));
+            search.push(limit, classify(nodes, kinds, WW | WR, Order::Data));
         }
     }
     // G-single: an rw edge u → v with a path v ⇝ u of ww and wr edges. One
@@ -192,7 +232,7 @@ fn in_component(
                 && let Some(path) = graph.shortest_path(to, from, WW | WR, inside)
             {
                 let (nodes, kinds) = close(from, RW, to, path);
-                search.push(limit, classify(nodes, kinds, WW | WR | RW, false));
+                search.push(limit, classify(nodes, kinds, WW | WR | RW, Order::Data));
                 single = true;
                 break;
             }
@@ -219,23 +259,24 @@ fn in_component(
     let from = into[&to][0];
     if let Some(path) = graph.shortest_path(to, from, DATA, inside) {
         let (nodes, kinds) = close(from, RW, to, path);
-        search.push(limit, classify(nodes, kinds, DATA, false));
+        search.push(limit, classify(nodes, kinds, DATA, Order::Data));
     }
     true
 }
 
-/// An edge of `kind` between two nodes of `nodes` (all of them `inside`).
+/// An edge whose kinds `pick` accepts between two nodes of `nodes` (all of
+/// them `inside`).
 fn internal_edge(
     graph: &Graph,
     nodes: &[usize],
-    kind: Kinds,
+    pick: &dyn Fn(Kinds) -> bool,
     inside: &dyn Fn(usize) -> bool,
 ) -> Option<(usize, usize)> {
     nodes.iter().find_map(|&from| {
         graph
             .out(from)
             .iter()
-            .find(|(to, kinds)| kinds & kind != 0 && inside(*to as usize))
+            .find(|(to, kinds)| pick(*kinds) && inside(*to as usize))
             .map(|&(to, _)| (from, to as usize))
     })
 }
@@ -347,7 +388,7 @@ fn nonadjacent(
                     }
                 })
                 .collect();
-            return Some(classify(nodes, kinds, DATA, false));
+            return Some(classify(nodes, kinds, DATA, Order::Data));
         }
     }
     None

@@ -14,14 +14,16 @@ pub const WR: Kinds = 2;
 pub const RW: Kinds = 4;
 /// Real time: the source completed before the target was invoked.
 pub const RT: Kinds = 8;
+/// Process order: the source came before the target in one client's session.
+pub const PR: Kinds = 16;
 /// Every kind between committed transactions' data.
 pub const DATA: Kinds = WW | WR | RW;
 
 /// The kind an edge is named by in a cycle, given the kinds allowed: the
-/// strongest first (ww, then wr, rw, rt).
+/// strongest first (ww, then wr, rw, process, rt).
 pub fn name_kind(kinds: Kinds, allowed: Kinds) -> Kinds {
     let usable = kinds & allowed;
-    [WW, WR, RW, RT]
+    [WW, WR, RW, PR, RT]
         .into_iter()
         .find(|kind| usable & kind != 0)
         .unwrap_or(0)

@@ -1,13 +1,14 @@
 //! Transactional isolation, Elle-style: infer each key's version order from
 //! what transactions read (list-append: exactly; rw-register: the part unique
 //! values and "writes follow reads" give), build the dependency graph of
-//! committed transactions (ww, wr, rw, and real time for strict
-//! serializability), and name what is wrong — the anomalies that need no cycle
-//! (aborted and intermediate reads, garbage, duplicates, incompatible orders,
-//! internal contradictions, lost updates) and the cycles (G0, G1c, G-single,
-//! G-nonadjacent, G2-item and their real-time variants), each explained in
-//! plain words. Each isolation model forbids a set of anomalies; the report
-//! names the strongest model the history satisfies and the weakest it breaks.
+//! committed transactions (ww, wr, rw, and process and real-time order for
+//! the session and strict variants), and name what is wrong — the anomalies
+//! that need no cycle (aborted and intermediate reads, garbage, duplicates,
+//! incompatible orders, internal contradictions, lost updates) and the cycles
+//! (G0, G1c, G-single, G-nonadjacent, G2-item and their process and real-time
+//! variants), each explained in plain words. Each isolation model forbids a
+//! set of anomalies; the report names the strongest model the history
+//! satisfies and the weakest it breaks.
 //!
 //! ```
 //! use checkers::txn::{self, TxnOptions};
@@ -41,7 +42,7 @@ mod register;
 pub use parse::{Atom, Mop, MopKind, Txn, TxnError, transactions};
 
 use crate::{Budget, Validity};
-use graph::{Graph, Kinds, RT, RW, WR, WW};
+use graph::{Graph, Kinds, PR, RT, RW, WR, WW};
 use histories::{History, Outcome};
 use serde::Serialize;
 use serde_json::Value;
@@ -93,8 +94,11 @@ impl TxnWorkload {
 }
 
 /// The isolation models, weakest first; each forbids its own anomalies and
-/// every weaker model's.
-pub const MODELS: [(&str, &[&str]); 5] = [
+/// every weaker model's. Strong session serializability is serializability
+/// that also keeps each client's transactions in the order it ran them
+/// (Elle's `strong-session-serializable`); strict serializability keeps real
+/// time, which implies it.
+pub const MODELS: [(&str, &[&str]); 6] = [
     (
         "read-uncommitted",
         &[
@@ -110,6 +114,16 @@ pub const MODELS: [(&str, &[&str]); 5] = [
         &["internal", "lost-update", "G-single", "G-nonadjacent"],
     ),
     ("serializable", &["G2-item"]),
+    (
+        "strong-session-serializable",
+        &[
+            "G0-process",
+            "G1c-process",
+            "G-single-process",
+            "G-nonadjacent-process",
+            "G2-item-process",
+        ],
+    ),
     (
         "strict-serializable",
         &[
@@ -212,10 +226,10 @@ pub struct Step {
     pub from: String,
     /// `T2`.
     pub to: String,
-    /// `ww`, `wr`, `rw` or `rt`.
+    /// `ww`, `wr`, `rw`, `process` or `rt`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// The key the dependency is on (none for real time).
+    /// The key the dependency is on (none for process and real-time order).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<Value>,
     /// Why, in words.
@@ -367,12 +381,11 @@ pub fn check(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnEr
         TxnWorkload::RwRegister => register::infer(&history.file, &txns)?.indexed(Index::Registers),
     };
     let target = options.model.0;
-    let realtime = options.model == Isolation::STRICT_SERIALIZABLE;
-    if realtime {
-        add_realtime(&mut graph, &txns, &committed);
-    }
+    // Every model is judged whichever one the exit code is about, so the
+    // order edges are always in.
+    add_orders(&mut graph, &txns, &committed);
     let deadline = started + options.budget.time_limit;
-    let search = cycles::search(&graph, realtime, options.witnesses, deadline);
+    let search = cycles::search(&graph, options.witnesses, deadline);
 
     let mut anomalies = Vec::new();
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -453,15 +466,21 @@ fn outcome_name(outcome: Outcome) -> &'static str {
     }
 }
 
-/// Real-time edges: from each transaction to those invoked after it
-/// completed, transitively reduced the way Elle does it — a transaction's
+/// Process edges: each committed transaction to the next committed one of
+/// its process. Real-time edges: from each transaction to those invoked after
+/// it completed, transitively reduced the way Elle does it — a transaction's
 /// predecessors are the "frontier" of completed transactions when it is
 /// invoked, and its completion retires those from the frontier.
-fn add_realtime(graph: &mut Graph, txns: &[Txn], committed: &[bool]) {
+fn add_orders(graph: &mut Graph, txns: &[Txn], committed: &[bool]) {
     let mut at: Vec<(usize, bool, usize)> = Vec::new();
+    let mut last_of: rustc_hash::FxHashMap<u64, usize> = Default::default();
+    let mut edges = Vec::new();
     for (id, txn) in txns.iter().enumerate() {
         if !committed[id] {
             continue;
+        }
+        if let Some(before) = last_of.insert(txn.process, id) {
+            edges.push((before, id, PR));
         }
         at.push((txn.invoke, true, id));
         if let (Outcome::Ok, Some(completion)) = (txn.outcome, txn.completion) {
@@ -471,11 +490,10 @@ fn add_realtime(graph: &mut Graph, txns: &[Txn], committed: &[bool]) {
     at.sort_unstable();
     let mut frontier: Vec<usize> = Vec::new();
     let mut predecessors: rustc_hash::FxHashMap<usize, Vec<usize>> = Default::default();
-    let mut edges = Vec::new();
     for (_, invoked, id) in at {
         if invoked {
             for &before in &frontier {
-                edges.push((before, id));
+                edges.push((before, id, RT));
             }
             predecessors.insert(id, frontier.clone());
         } else {
@@ -485,8 +503,8 @@ fn add_realtime(graph: &mut Graph, txns: &[Txn], committed: &[bool]) {
         }
     }
     graph.unseal();
-    for (from, to) in edges {
-        graph.add(from, to, RT);
+    for (from, to, kind) in edges {
+        graph.add(from, to, kind);
     }
     graph.seal();
 }
@@ -545,6 +563,7 @@ fn kind_name(kind: Kinds) -> &'static str {
         WW => "ww",
         WR => "wr",
         RW => "rw",
+        PR => "process",
         _ => "rt",
     }
 }
@@ -573,6 +592,16 @@ fn cycle_anomaly(history: &History, txns: &[Txn], index: &Index, cycle: &cycles:
             (
                 None,
                 format!("{} completed before {} began", name(from), name(to)),
+            )
+        } else if kind == PR {
+            (
+                None,
+                format!(
+                    "process {} ran {} and then {}",
+                    txns[from].process,
+                    name(from),
+                    name(to)
+                ),
             )
         } else {
             match index.why(txns, from, to, kind, &name) {

@@ -5,10 +5,11 @@
 //!   and by the Porcupine-style baseline (`--algorithm plain`), verdicts verified
 //!   against `expected.tsv`.
 //! - `scale`: generated histories (1,000,000 operations over 1,000 keys; 100,000
-//!   operations on one key with 1 % crashed writes), read and checked by a child
-//!   `faultline check`, with its wall time and peak memory.
+//!   operations on one key with 1 % crashed writes; 100,000 list-append
+//!   transactions), read and checked by a child `faultline check`, with its
+//!   wall time and peak memory.
 
-use super::generate::{GenerateArgs, simulate};
+use super::generate::GenerateArgs;
 use crate::exit;
 use checkers::ModelKind;
 use checkers::linearizable::{self, Algorithm, Options};
@@ -266,28 +267,43 @@ impl Drop for TempDir {
 fn scale(runs: usize) -> Result<u8, String> {
     let dir = TempDir(std::env::temp_dir().join(format!("faultline-bench-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).map_err(|error| format!("{}: {error}", dir.0.display()))?;
+    // (name, file, workload, operations, keys, clients, crashed, check args)
     let cases = [
         (
             "1,000,000 ops, 1,000 keys, 10 clients",
             "many-keys.jsonl",
+            "register",
             1_000_000,
             1_000,
             10,
             0.0,
+            &["--model", "cas-register"][..],
         ),
         (
             "100,000 ops, 1 key, 8 clients, 1% crashed writes",
             "one-key.jsonl",
+            "register",
             100_000,
             1,
             8,
             0.01,
+            &["--model", "cas-register"][..],
+        ),
+        (
+            "100,000 list-append txns (1-4 micro-ops), 10 keys in use, 10 clients, 1% crashed",
+            "list-append.jsonl",
+            "list-append",
+            100_000,
+            10,
+            10,
+            0.01,
+            &["--isolation", "strict-serializable"][..],
         ),
     ];
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
     println!("generated histories, {runs} runs each, medians (child `faultline check`)\n");
     let mut code = exit::VALID;
-    for (name, file, ops, keys, clients, crashed) in cases {
+    for (name, file, workload, ops, keys, clients, crashed, check_args) in cases {
         let out = dir.0.join(file);
         let args = GenerateArgs {
             ops,
@@ -296,14 +312,11 @@ fn scale(runs: usize) -> Result<u8, String> {
             crashed_writes: crashed,
             stale_reads: 0.0,
             seed: 7,
+            workload: workload.to_string(),
             out: out.clone(),
         };
-        let events = simulate(&args);
-        let mut writer = std::io::BufWriter::new(
-            std::fs::File::create(&out).map_err(|error| error.to_string())?,
-        );
-        histories::write_jsonl(&events, &mut writer).map_err(|error| error.to_string())?;
-        drop(writer);
+        let events = super::generate::events(&args)?;
+        super::generate::write(&events, &out).map_err(|error| error.to_string())?;
         drop(events);
         let size_mib = std::fs::metadata(&out).map_or(0, |meta| meta.len() >> 20);
         let mut walls = Vec::new();
@@ -314,7 +327,8 @@ fn scale(runs: usize) -> Result<u8, String> {
             let output = Command::new(&exe)
                 .arg("check")
                 .arg(&out)
-                .args(["--model", "cas-register", "--stats"])
+                .args(check_args)
+                .arg("--stats")
                 .output()
                 .map_err(|error| error.to_string())?;
             walls.push(started.elapsed());

@@ -1,4 +1,5 @@
-//! `faultline generate`: synthetic register histories for benchmarks and tests.
+//! `faultline generate`: synthetic histories for benchmarks and tests —
+//! registers here, list-append transactions in [`super::generate_txn`].
 //!
 //! The history is that of a simulated linearizable store: each operation gets a
 //! random duration and a linearization point inside it, and results come from
@@ -36,9 +37,24 @@ pub struct GenerateArgs {
     /// Seed for the random choices.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// `register` (single-key operations, `--keys` independent keys) or
+    /// `list-append` (transactions of 1–4 micro-ops over `--keys` keys in use
+    /// at a time, each retired after 32 appends).
+    #[arg(long, default_value = "register")]
+    pub workload: String,
     /// Output file (JSON Lines).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// When an operation of `client` is called and returns, and a point between
+/// the two where it takes effect; advances the client's clock.
+pub fn interval(rng: &mut Rng, client_time: &mut i64) -> (i64, i64, i64) {
+    let call_ns = *client_time + 1 + rng.below(200) as i64;
+    let return_ns = call_ns + 50 + rng.below(1_000) as i64;
+    let effect_ns = call_ns + 1 + rng.below((return_ns - call_ns - 1) as u64) as i64;
+    *client_time = return_ns;
+    (call_ns, return_ns, effect_ns)
 }
 
 /// What the simulation decided for one operation.
@@ -69,9 +85,7 @@ pub fn simulate(args: &GenerateArgs) -> Vec<Event> {
     for _ in 0..args.ops {
         let client = rng.below(clients as u64) as usize;
         let key = rng.below(keys);
-        let call_ns = client_time[client] + 1 + rng.below(200) as i64;
-        let return_ns = call_ns + 50 + rng.below(1_000) as i64;
-        let effect_in = call_ns + 1 + rng.below((return_ns - call_ns - 1) as u64) as i64;
+        let (call_ns, return_ns, effect_in) = interval(&mut rng, &mut client_time[client]);
         let roll = rng.below(10);
         let (f, input) = match roll {
             0..=4 => ("read", Value::Null),
@@ -107,7 +121,6 @@ pub fn simulate(args: &GenerateArgs) -> Vec<Event> {
             output: Value::Null,
             outcome: EventType::Ok,
         });
-        client_time[client] = return_ns;
         if crashed {
             // A process whose operation is indeterminate is retired, as in Jepsen.
             client_process[client] += clients as u64;
@@ -176,15 +189,40 @@ pub fn simulate(args: &GenerateArgs) -> Vec<Event> {
         .collect()
 }
 
+/// The events of `args.workload`'s simulation.
+///
+/// # Errors
+/// An unknown workload.
+pub fn events(args: &GenerateArgs) -> Result<Vec<Event>, String> {
+    match args.workload.as_str() {
+        "register" => Ok(simulate(args)),
+        "list-append" => Ok(super::generate_txn::simulate(args)),
+        other => Err(format!(
+            "unknown workload {other:?}; expected register or list-append"
+        )),
+    }
+}
+
+/// Writes `events` to `path` as JSON Lines.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write(events: &[Event], path: &std::path::Path) -> std::io::Result<()> {
+    let mut writer = BufWriter::new(std::fs::File::create(path)?);
+    histories::write_jsonl(events, &mut writer)?;
+    writer.flush()
+}
+
 /// Runs `faultline generate`; returns the exit code.
 pub fn run(args: &GenerateArgs) -> u8 {
-    let write = || -> std::io::Result<()> {
-        let file = std::fs::File::create(&args.out)?;
-        let mut writer = BufWriter::new(file);
-        histories::write_jsonl(&simulate(args), &mut writer)?;
-        writer.flush()
+    let events = match events(args) {
+        Ok(events) => events,
+        Err(message) => {
+            eprintln!("faultline generate: {message}");
+            return exit::BAD_ARGUMENTS;
+        }
     };
-    match write() {
+    match write(&events, &args.out) {
         Ok(()) => exit::VALID,
         Err(error) => {
             eprintln!(

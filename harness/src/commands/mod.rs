@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod generate;
+pub mod generate_txn;
 pub mod load;
 pub mod node;
 pub mod overhead;
