@@ -129,6 +129,35 @@ fn a_clean_twopc_kv_run_is_valid() {
 }
 
 #[test]
+fn a_correct_twopc_kv_is_strict_serializable_under_partitions_and_kills() {
+    let store = tempfile::tempdir().unwrap();
+    let args = [
+        "--target",
+        "twopc-kv",
+        "--workload",
+        "rw-register",
+        "--nemesis",
+        "partition,kill",
+        "--nemesis-interval",
+        "1.5",
+        "--time-limit",
+        "10",
+    ];
+    let (code, stdout, stderr) = run_in(store.path(), &args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let verdict = stdout.lines().last().unwrap();
+    assert!(
+        verdict.starts_with("verdict=valid checker=transactional model=strict-serializable strongest=strict-serializable"),
+        "{stdout}"
+    );
+    let history = std::fs::read_to_string(store.path().join("latest/history.jsonl")).unwrap();
+    for fault in ["\"kill\"", "\"start-partition\""] {
+        assert!(history.contains(fault), "{fault} happened");
+    }
+    assert_nothing_left(&std::fs::canonicalize(store.path().join("latest")).unwrap());
+}
+
+#[test]
 fn read_from_head_is_caught_with_a_stale_read_and_no_nemesis() {
     let store = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run_in(store.path(), &["--bug", "read-from-head"]);
@@ -513,9 +542,7 @@ fn canary_unlocked_reads_netns() {
 }
 
 // A vote dropped by a partition counts as yes: the transaction commits on the
-// shards that voted and is lost on the other. Dropped packets are what loses
-// it; the proxy's stalled links deliver the prepare late and the participant
-// then commits it after all, so this canary runs under netns only.
+// shards that voted and is lost on the other.
 const PARTIAL_VOTES: [&str; 8] = [
     "--nemesis",
     "partition",
@@ -526,6 +553,16 @@ const PARTIAL_VOTES: [&str; 8] = [
     "--seed",
     "3",
 ];
+
+#[test]
+fn canary_commit_on_partial_votes_proxy() {
+    twopc(
+        "commit-on-partial-votes",
+        "proxy",
+        &PARTIAL_VOTES,
+        &["G1c", "G-single", "G2-item"],
+    );
+}
 
 #[test]
 fn canary_commit_on_partial_votes_netns() {
@@ -540,9 +577,8 @@ fn canary_commit_on_partial_votes_netns() {
 // A participant killed between its vote and the commit forgets the prepare and
 // acknowledges the commit anyway: that shard's appends are lost, and later
 // reads miss a transaction that had completed. The window is the time a commit
-// takes to reach the participant, so this needs many kills (one every second
-// or so, for the 60 s the issue allows) and the slower links of namespaces;
-// over loopback proxies the window is too narrow to hit reliably.
+// takes to reach the participant, so this needs many kills: one every second
+// or so, for 60 s.
 const NO_DURABLE_PREPARE: [&str; 12] = [
     "--nemesis",
     "kill",
@@ -557,6 +593,16 @@ const NO_DURABLE_PREPARE: [&str; 12] = [
     "--seed",
     "3",
 ];
+
+#[test]
+fn canary_no_durable_prepare_proxy() {
+    twopc(
+        "no-durable-prepare",
+        "proxy",
+        &NO_DURABLE_PREPARE,
+        &["G-single", "G1c", "G-nonadjacent", "G2-item"],
+    );
+}
 
 #[test]
 fn canary_no_durable_prepare_netns() {

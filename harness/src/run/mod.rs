@@ -485,27 +485,19 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(AtomicBool::new(false));
     let signals = tokio::spawn(stop_on_signal(stop.clone(), interrupted.clone()));
-    let faults = if plan.nemesis.faults.is_empty() {
-        "none".to_string()
-    } else {
-        plan.nemesis
-            .faults
-            .iter()
-            .map(|fault| fault.name())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let in_force = Arc::new(nemesis::InForce::default());
     let progress = tokio::spawn(report_progress(
         recorder.clone(),
         stop.clone(),
         plan.time_limit_s,
-        faults,
+        in_force.clone(),
     ));
     let environment = Arc::new(nemesis::Environment {
         cluster: Arc::new(std::sync::Mutex::new(cluster)),
         net,
         clocks,
         recorder: recorder.clone(),
+        in_force,
     });
     let calm_nemesis = Arc::new(AtomicBool::new(false));
     let nemesis = tokio::spawn(nemesis::run(
@@ -698,12 +690,14 @@ async fn stop_on_signal(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
     stop.store(true, Ordering::Relaxed);
 }
 
-/// A progress bar on a terminal; plain lines every 5 s otherwise (CI).
+/// A progress bar on a terminal; plain lines every 5 s otherwise (CI). The
+/// rate is over the last second or so; past the time limit the run is healing
+/// and reading every key.
 async fn report_progress(
     recorder: Arc<Recorder>,
     stop: Arc<AtomicBool>,
     limit_s: f64,
-    faults: String,
+    in_force: Arc<nemesis::InForce>,
 ) {
     let started = Instant::now();
     let bar = std::io::stdout().is_terminal().then(|| {
@@ -716,7 +710,8 @@ async fn report_progress(
         bar
     });
     let mut last_line = Instant::now();
-    let mut last_count = 0u64;
+    // (when, completed operations) over the last second, for the rate.
+    let mut window: std::collections::VecDeque<(Instant, u64)> = Default::default();
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let counts = &recorder.counts;
@@ -726,10 +721,22 @@ async fn report_progress(
             counts.info.load(Ordering::Relaxed),
         );
         let total = ok + fail + info;
+        let now = Instant::now();
+        window.push_back((now, total));
+        while window.len() > 2 && now.duration_since(window[0].0) > Duration::from_secs(1) {
+            window.pop_front();
+        }
+        let (since, before) = window[0];
+        let rate = (total - before) as f64 / now.duration_since(since).as_secs_f64().max(0.2);
         let elapsed = started.elapsed().as_secs_f64();
-        let rate = total as f64 / elapsed.max(1e-3);
+        let phase = if elapsed <= limit_s {
+            format!("{elapsed:.0}/{limit_s:.0} s")
+        } else {
+            "healed, final reads".to_string()
+        };
         let message = format!(
-            "{elapsed:.0}/{limit_s:.0} s, {rate:.0} ops/s, ok {ok}, fail {fail}, info {info}, nemesis: {faults}"
+            "{phase}, {rate:.0} ops/s, ok {ok}, fail {fail}, info {info}, faults: {}",
+            in_force.describe()
         );
         match &bar {
             Some(bar) => {
@@ -739,12 +746,10 @@ async fn report_progress(
             None if last_line.elapsed() >= Duration::from_secs(5) => {
                 println!("progress: {message}");
                 last_line = Instant::now();
-                last_count = total;
             }
             None => {}
         }
     }
-    let _ = last_count;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

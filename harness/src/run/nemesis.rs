@@ -168,6 +168,34 @@ pub struct Options {
     pub packet: Degradation,
 }
 
+/// The faults in force now, for the progress line: each fault kind's current
+/// action in words.
+#[derive(Debug, Default)]
+pub struct InForce(Mutex<BTreeMap<&'static str, String>>);
+
+impl InForce {
+    fn set(&self, fault: Fault, what: String) {
+        self.0
+            .lock()
+            .expect("in-force lock")
+            .insert(fault.name(), what);
+    }
+
+    fn clear(&self, fault: Fault) {
+        self.0.lock().expect("in-force lock").remove(fault.name());
+    }
+
+    /// `none`, or the actions joined: `kill n2; partition majority`.
+    pub fn describe(&self) -> String {
+        let faults = self.0.lock().expect("in-force lock");
+        if faults.is_empty() {
+            "none".to_string()
+        } else {
+            faults.values().cloned().collect::<Vec<_>>().join("; ")
+        }
+    }
+}
+
 /// What the nemesis acts on.
 pub struct Environment {
     /// The nodes' processes.
@@ -178,6 +206,8 @@ pub struct Environment {
     pub clocks: Option<Arc<Clocks>>,
     /// The history.
     pub recorder: Arc<Recorder>,
+    /// What is broken now.
+    pub in_force: Arc<InForce>,
 }
 
 /// Runs every fault's cycle until `stop`, then ends the fault in force.
@@ -237,6 +267,7 @@ async fn cycle(
             .record(EventType::Info, Process::Nemesis, f, None, value, None)
             .map_err(|error| format!("writing the history: {error}"))
     };
+    let in_force = |what: String| environment.in_force.set(fault, what);
     // Kinds start out of step: the first calm is between a half and one and a
     // half intervals.
     calm(
@@ -257,6 +288,7 @@ async fn cycle(
                     ("pause", "resume", Signal::SIGSTOP)
                 };
                 record(begin, json!(hit))?;
+                in_force(format!("{begin} {}", hit.join(",")));
                 for node in &hit {
                     let mut cluster = environment.cluster.lock().expect("cluster lock");
                     if signal == Signal::SIGKILL {
@@ -286,6 +318,7 @@ async fn cycle(
                     json!({"shape": shape_name(shape), "grudge": grudge}),
                 )?;
                 net.lock().expect("net lock").partition(&grudge)?;
+                in_force(format!("partition {}", shape_name(shape)));
                 calm(interval, &stop).await;
                 net.lock().expect("net lock").partition(&Grudge::new())?;
                 record("stop-partition", Value::Null)?;
@@ -299,6 +332,7 @@ async fn cycle(
                     json!({"nodes": hit, "delay_ms": packet.delay_ms, "loss": packet.loss}),
                 )?;
                 net.lock().expect("net lock").degrade(&hit, packet)?;
+                in_force(format!("packet {}", hit.join(",")));
                 calm(interval, &stop).await;
                 net.lock().expect("net lock").degrade(&[], options.packet)?;
                 record("stop-packet", json!(hit))?;
@@ -316,6 +350,7 @@ async fn cycle(
                         .map(|node| (node.clone(), offset(&mut rng)))
                         .collect();
                     record("bump", json!(offsets))?;
+                    in_force(format!("clock bump {}", hit.join(",")));
                     for (node, offset) in &offsets {
                         clocks.set(node, *offset)?;
                     }
@@ -328,6 +363,7 @@ async fn cycle(
                         "strobe",
                         json!({"nodes": hit, "offsets": [low, high], "period_ms": period.as_millis() as u64}),
                     )?;
+                    in_force(format!("clock strobe {}", hit.join(",")));
                     let deadline = tokio::time::Instant::now() + interval;
                     let mut high_now = false;
                     while tokio::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
@@ -344,6 +380,7 @@ async fn cycle(
                 record("reset", json!(hit))?;
             }
         }
+        environment.in_force.clear(fault);
         calm(interval, &stop).await;
     }
     Ok(())

@@ -365,8 +365,25 @@ impl Node {
         }
     }
 
-    /// Runs a transaction as its coordinator.
+    /// Runs a transaction as its coordinator, to its end even if the client
+    /// hangs up: a coordination cut short would leave the transaction pending
+    /// here forever, and the locks its participants hold with it.
     async fn coordinate(self: &Arc<Self>, ops: Vec<Op>) -> Result<Vec<(usize, Value)>, ApiError> {
+        let node = self.clone();
+        tokio::spawn(async move { node.run_transaction(ops).await })
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::new(
+                    ErrorCode::Internal,
+                    "the coordination task failed",
+                ))
+            })
+    }
+
+    async fn run_transaction(
+        self: &Arc<Self>,
+        ops: Vec<Op>,
+    ) -> Result<Vec<(usize, Value)>, ApiError> {
         let tx = format!(
             "{}-{}-{}",
             self.id,
