@@ -27,6 +27,7 @@ pub async fn drive(addresses: &[String], clients: usize, duration: Duration) -> 
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(clients)
+        .no_proxy()
         .build()
         .expect("a plain HTTP client builds");
     let stop = Arc::new(AtomicBool::new(false));

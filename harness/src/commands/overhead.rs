@@ -132,12 +132,15 @@ pub fn run(runs: usize, clients: usize, seconds: u64) -> Result<u8, String> {
         let dir =
             std::env::temp_dir().join(format!("faultline-overhead-{}-{round}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
-        let measured = wrk_rate(&exe, &dir.join("wrk"), clients, seconds).and_then(|wrk| {
-            Ok((
-                wrk,
-                faultline_rate(&exe, &dir.join("store"), clients, seconds)?,
-            ))
-        });
+        // Which goes first alternates, so that a drift in the machine's load
+        // does not favour either side.
+        let wrk = || wrk_rate(&exe, &dir.join("wrk"), clients, seconds);
+        let faultline = || faultline_rate(&exe, &dir.join("store"), clients, seconds);
+        let measured = if round % 2 == 0 {
+            wrk().and_then(|wrk| Ok((wrk, faultline()?)))
+        } else {
+            faultline().and_then(|faultline| Ok((wrk()?, faultline)))
+        };
         let _ = std::fs::remove_dir_all(&dir);
         let (wrk, faultline) = measured?;
         println!(

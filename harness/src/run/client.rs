@@ -35,6 +35,9 @@ pub fn bound_http_client(
         .connect_timeout(Duration::from_millis(500))
         .pool_max_idle_per_host(connections)
         .local_address(local)
+        // Straight to the nodes: a proxy named in the environment must not
+        // carry the run's traffic elsewhere (and matching it costs per request).
+        .no_proxy()
         .build()
         .expect("a plain HTTP client builds")
 }

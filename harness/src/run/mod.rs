@@ -482,6 +482,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     let recorder = Arc::new(
         Recorder::create(&dir.join("history.jsonl"), start).map_err(|error| error.to_string())?,
     );
+    let flusher = tokio::spawn(recorder.clone().flush_queued());
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(AtomicBool::new(false));
     let signals = tokio::spawn(stop_on_signal(stop.clone(), interrupted.clone()));
@@ -590,6 +591,10 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     // The nodes stop here (the cluster kills them when dropped), and the
     // proxies with them.
     drop(environment);
+    if let Err(error) = recorder.close() {
+        failure = failure.or(Some(error.to_string()));
+    }
+    let _ = flusher.await;
     if let Some(error) = failure {
         return Err(format!(
             "the run failed: {error}; its history so far is in {}",

@@ -107,6 +107,8 @@ fn peer_client() -> reqwest::Client {
         .timeout(Duration::from_secs(2))
         .connect_timeout(Duration::from_millis(500))
         .pool_max_idle_per_host(64)
+        // Peers are reached directly, whatever proxy the environment names.
+        .no_proxy()
         .build()
         .expect("a plain HTTP client builds")
 }

@@ -155,6 +155,8 @@ pub async fn run_node(
             .timeout(VOTE_TIMEOUT)
             .connect_timeout(Duration::from_millis(500))
             .pool_max_idle_per_host(64)
+            // Peers are reached directly, whatever proxy the environment names.
+            .no_proxy()
             .build()
             .expect("a plain HTTP client builds"),
         wal,
