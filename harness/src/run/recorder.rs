@@ -163,3 +163,55 @@ impl Drop for Recorder {
         self.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_event_reaches_the_file_in_index_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let recorder = Arc::new(Recorder::create(&path, Instant::now()).unwrap());
+        let flusher = tokio::spawn(recorder.clone().flush_queued());
+        let clients: Vec<_> = (0..4u64)
+            .map(|process| {
+                let recorder = recorder.clone();
+                tokio::spawn(async move {
+                    for value in 0..250 {
+                        let record = |kind| {
+                            recorder.record(
+                                kind,
+                                Process::Client(process),
+                                "write",
+                                None,
+                                Value::from(value),
+                                None,
+                            )
+                        };
+                        record(EventType::Invoke).unwrap();
+                        tokio::task::yield_now().await;
+                        record(EventType::Ok).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+        recorder.close().unwrap();
+        flusher.await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let history = histories::parse("history.jsonl", &text, None).unwrap();
+        assert_eq!(history.events.len(), 2_000);
+        assert_eq!(history.operations.len(), 1_000);
+        assert!(
+            history
+                .events
+                .iter()
+                .enumerate()
+                .all(|(position, event)| event.index == position as u64)
+        );
+        assert_eq!(recorder.counts.ok.load(Ordering::Relaxed), 1_000);
+    }
+}
