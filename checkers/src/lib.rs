@@ -37,6 +37,7 @@ mod models;
 pub mod oracle;
 pub mod txn;
 mod verdict;
+pub mod weak;
 
 pub use budget::{Budget, Exhausted};
 pub use models::{ModelError, ModelKind, ModelOptions};

@@ -1,0 +1,356 @@
+//! The history as the weak checkers see it: sessions of reads and writes on
+//! keys, each read resolved to the one write whose value it returned (values
+//! are unique per key), and the causal order `(so ∪ rf)+` as vector clocks.
+//!
+//! A session is a process: one that replaces a crashed process (an `info`
+//! retires its id) starts a new session, as Jepsen's processes do. `fail`
+//! operations never happened and are left out; an `info` write (or cas) is kept
+//! only if some read observed its value — it happened — and otherwise dropped,
+//! which can only help (it is its session's last operation). An `ok`
+//! compare-and-set is its read of the old value followed by its write of the
+//! new one; the weak models say nothing of the pair's atomicity, which the
+//! linearizability checker covers.
+
+use histories::{History, Outcome, Process};
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+/// An operation's position in [`Ops::ops`].
+pub type OpId = usize;
+
+/// Where a read's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The initial, absent value.
+    Init,
+    /// This write.
+    Write(OpId),
+    /// No write wrote it (a thin-air read).
+    Nowhere,
+}
+
+/// A read or a write of one key.
+#[derive(Debug, Clone)]
+pub struct Op {
+    /// The session (index into [`Ops::sessions`]).
+    pub session: usize,
+    /// 1-based position in the session.
+    pub position: u32,
+    /// The key (index into [`Ops::keys`]).
+    pub key: usize,
+    /// For a read, where its value came from; `None` for a write.
+    pub read: Option<Source>,
+    /// The value written or read.
+    pub value: Value,
+    /// The history operation it comes from (position in `history.operations`).
+    pub operation: usize,
+}
+
+impl Op {
+    /// Whether it writes.
+    pub fn is_write(&self) -> bool {
+        self.read.is_none()
+    }
+}
+
+/// Why the weak checkers cannot judge a history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+/// The sessions, their operations and the causal order.
+#[derive(Debug)]
+pub struct Ops {
+    /// Every operation, sessions one after another.
+    pub ops: Vec<Op>,
+    /// Each session's operations in order, and its process.
+    pub sessions: Vec<(u64, Vec<OpId>)>,
+    /// The keys, as the history names them (`null` for a single register).
+    pub keys: Vec<Value>,
+    /// Each key's readers, by source write (`None`: initial-value readers).
+    pub readers: FxHashMap<(usize, Option<OpId>), Vec<OpId>>,
+    /// Each session's writes per key: (position, op), in order.
+    pub writes: FxHashMap<(usize, usize), Vec<(u32, OpId)>>,
+}
+
+/// One operation of the history, before sources are known.
+struct Raw {
+    process: u64,
+    key: Value,
+    /// (is a write, value) in session order.
+    parts: Vec<(bool, Value)>,
+    operation: usize,
+    /// An `info` write or cas: kept only if observed.
+    uncertain: bool,
+}
+
+impl Ops {
+    /// Reads `history`.
+    ///
+    /// # Errors
+    /// A history the weak checkers cannot judge: functions other than read,
+    /// write and cas, or a value written twice to a key.
+    pub fn of(history: &History) -> Result<Ops, Unsupported> {
+        let mut raws = Vec::new();
+        for (index, operation) in history.operations.iter().enumerate() {
+            let invocation = history.invocation(operation);
+            let Process::Client(process) = invocation.process else {
+                continue;
+            };
+            let key = history.key(operation).cloned().unwrap_or(Value::Null);
+            let value = history.result(operation);
+            let line = history.lines[operation.invoke];
+            let parts = match (invocation.f.as_str(), operation.outcome) {
+                (_, Outcome::Fail) => continue,
+                ("read", Outcome::Info) => continue,
+                ("read", Outcome::Ok) => vec![(false, value.clone())],
+                ("write", _) => vec![(true, invocation.value.clone())],
+                ("cas", _) => {
+                    let pair = invocation.value.as_array().filter(|pair| pair.len() == 2);
+                    let Some(pair) = pair else {
+                        return Err(Unsupported(format!(
+                            "line {line}: a cas needs [old, new], not {}",
+                            invocation.value
+                        )));
+                    };
+                    vec![(false, pair[0].clone()), (true, pair[1].clone())]
+                }
+                (f, _) => {
+                    return Err(Unsupported(format!(
+                        "line {line}: {f:?} is not a read, write or cas; the weak models judge register and key-value histories"
+                    )));
+                }
+            };
+            raws.push(Raw {
+                process,
+                key,
+                parts,
+                operation: index,
+                uncertain: operation.outcome == Outcome::Info,
+            });
+        }
+        // Writers by (key, value); a value written twice cannot be traced.
+        let mut key_ids: FxHashMap<String, usize> = FxHashMap::default();
+        let mut keys = Vec::new();
+        let mut key_of = |key: &Value| -> usize {
+            let text = key.to_string();
+            *key_ids.entry(text).or_insert_with(|| {
+                keys.push(key.clone());
+                keys.len() - 1
+            })
+        };
+        let mut written: FxHashMap<(usize, String), usize> = FxHashMap::default();
+        let mut observed: FxHashMap<(usize, String), bool> = FxHashMap::default();
+        for (raw_index, raw) in raws.iter().enumerate() {
+            let key = key_of(&raw.key);
+            for (is_write, value) in &raw.parts {
+                let slot = (key, value.to_string());
+                if *is_write {
+                    if value.is_null() {
+                        let line = history.lines[history.operations[raw.operation].invoke];
+                        return Err(Unsupported(format!(
+                            "line {line}: a write of null cannot be told from the initial value"
+                        )));
+                    }
+                    if let Some(&other) = written.get(&slot) {
+                        let first = history.lines[history.operations[raws[other].operation].invoke];
+                        let line = history.lines[history.operations[raw.operation].invoke];
+                        return Err(Unsupported(format!(
+                            "value {value} is written to key {} twice (lines {first} and {line}); the weak models need unique values per key",
+                            raw.key
+                        )));
+                    }
+                    written.insert(slot, raw_index);
+                } else if !raw.uncertain {
+                    observed.insert(slot, true);
+                }
+            }
+        }
+        // Sessions, dropping unobserved uncertain operations.
+        let mut ops: Vec<Op> = Vec::new();
+        let mut session_of: FxHashMap<u64, usize> = FxHashMap::default();
+        let mut sessions: Vec<(u64, Vec<OpId>)> = Vec::new();
+        let mut write_op: FxHashMap<(usize, String), OpId> = FxHashMap::default();
+        for raw in &raws {
+            let key = key_ids[&raw.key.to_string()];
+            if raw.uncertain {
+                let written_value = &raw.parts.last().expect("a write part").1;
+                if !observed.contains_key(&(key, written_value.to_string())) {
+                    continue;
+                }
+            }
+            let session = *session_of.entry(raw.process).or_insert_with(|| {
+                sessions.push((raw.process, Vec::new()));
+                sessions.len() - 1
+            });
+            for (is_write, value) in &raw.parts {
+                let id = ops.len();
+                let list = &mut sessions[session].1;
+                list.push(id);
+                if *is_write {
+                    write_op.insert((key, value.to_string()), id);
+                }
+                ops.push(Op {
+                    session,
+                    position: list.len() as u32,
+                    key,
+                    read: (!is_write).then_some(Source::Nowhere),
+                    value: value.clone(),
+                    operation: raw.operation,
+                });
+            }
+        }
+        let mut readers: FxHashMap<(usize, Option<OpId>), Vec<OpId>> = FxHashMap::default();
+        let mut writes: FxHashMap<(usize, usize), Vec<(u32, OpId)>> = FxHashMap::default();
+        for (id, op) in ops.iter_mut().enumerate() {
+            if op.is_write() {
+                writes
+                    .entry((op.session, op.key))
+                    .or_default()
+                    .push((op.position, id));
+                continue;
+            }
+            let source = if op.value.is_null() {
+                Source::Init
+            } else {
+                match write_op.get(&(op.key, op.value.to_string())) {
+                    Some(&writer) => Source::Write(writer),
+                    None => Source::Nowhere,
+                }
+            };
+            match source {
+                Source::Init => readers.entry((op.key, None)).or_default().push(id),
+                Source::Write(writer) => {
+                    readers.entry((op.key, Some(writer))).or_default().push(id)
+                }
+                Source::Nowhere => {}
+            }
+            op.read = Some(source);
+        }
+        Ok(Ops {
+            ops,
+            sessions,
+            keys,
+            readers,
+            writes,
+        })
+    }
+
+    /// The read's source, for a read.
+    pub fn source(&self, id: OpId) -> Option<Source> {
+        self.ops[id].read
+    }
+
+    /// The last write of `session` to `key` at a position at most `bound`.
+    pub fn last_write(&self, session: usize, key: usize, bound: u32) -> Option<OpId> {
+        let list = self.writes.get(&(session, key))?;
+        let count = list.partition_point(|(position, _)| *position <= bound);
+        count.checked_sub(1).map(|last| list[last].1)
+    }
+
+    /// The operations that must come right before `id` in the causal order:
+    /// its session predecessor and, for a read, its source.
+    pub fn predecessors(&self, id: OpId) -> impl Iterator<Item = OpId> + '_ {
+        let op = &self.ops[id];
+        let previous =
+            (op.position > 1).then(|| self.sessions[op.session].1[op.position as usize - 2]);
+        let source = match op.read {
+            Some(Source::Write(writer)) => Some(writer),
+            _ => None,
+        };
+        previous.into_iter().chain(source)
+    }
+}
+
+/// Vector clocks of an acyclic order that contains session order: `clock(o)[s]`
+/// is the position of the last operation of session `s` strictly before `o`.
+#[derive(Debug)]
+pub struct Clocks {
+    sessions: usize,
+    clocks: Vec<u32>,
+}
+
+impl Clocks {
+    /// The clocks of `so ∪ rf ∪ extra` (extra: edges `from → to`), or a cycle
+    /// of it (each node followed by the next; the last returns to the first).
+    pub fn of(ops: &Ops, extra: &FxHashMap<OpId, Vec<OpId>>) -> Result<Clocks, Vec<OpId>> {
+        let n = ops.ops.len();
+        let k = ops.sessions.len();
+        let mut successors: Vec<Vec<OpId>> = vec![Vec::new(); n];
+        let mut waiting = vec![0u32; n];
+        for (id, count) in waiting.iter_mut().enumerate() {
+            for before in ops.predecessors(id) {
+                successors[before].push(id);
+                *count += 1;
+            }
+        }
+        for (&from, targets) in extra {
+            for &to in targets {
+                successors[from].push(to);
+                waiting[to] += 1;
+            }
+        }
+        let mut clocks = vec![0u32; n * k];
+        let mut ready: Vec<OpId> = (0..n).filter(|&id| waiting[id] == 0).collect();
+        let mut done = 0;
+        while let Some(id) = ready.pop() {
+            done += 1;
+            let (session, position) = (ops.ops[id].session, ops.ops[id].position);
+            for &next in &successors[id] {
+                for s in 0..k {
+                    let mine = if s == session {
+                        clocks[id * k + s].max(position)
+                    } else {
+                        clocks[id * k + s]
+                    };
+                    let slot = &mut clocks[next * k + s];
+                    *slot = (*slot).max(mine);
+                }
+                waiting[next] -= 1;
+                if waiting[next] == 0 {
+                    ready.push(next);
+                }
+            }
+        }
+        if done == n {
+            return Ok(Clocks {
+                sessions: k,
+                clocks,
+            });
+        }
+        // Every node left has a predecessor left: walk back until one repeats.
+        let mut predecessors: Vec<Vec<OpId>> = vec![Vec::new(); n];
+        for (from, targets) in successors.iter().enumerate() {
+            for &to in targets {
+                predecessors[to].push(from);
+            }
+        }
+        let start = (0..n).find(|&id| waiting[id] > 0).expect("a node is left");
+        let mut seen: FxHashMap<OpId, usize> = FxHashMap::default();
+        let mut walk = vec![start];
+        let mut at = start;
+        loop {
+            seen.insert(at, walk.len() - 1);
+            at = *predecessors[at]
+                .iter()
+                .find(|&&before| waiting[before] > 0)
+                .expect("a node left has a predecessor left");
+            if let Some(&first) = seen.get(&at) {
+                let mut cycle: Vec<OpId> = walk[first..].to_vec();
+                cycle.reverse();
+                return Err(cycle);
+            }
+            walk.push(at);
+        }
+    }
+
+    /// Whether `a` is strictly before `b`.
+    pub fn before(&self, ops: &Ops, a: OpId, b: OpId) -> bool {
+        let a_op = &ops.ops[a];
+        self.clocks[b * self.sessions + a_op.session] >= a_op.position
+    }
+
+    /// The position of the last operation of `session` strictly before `id`.
+    pub fn seen(&self, id: OpId, session: usize) -> u32 {
+        self.clocks[id * self.sessions + session]
+    }
+}
