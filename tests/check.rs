@@ -166,6 +166,7 @@ fn bad_arguments_exit_254() {
         vec!["check", file.as_str(), "--model", "queue"],
         vec!["check", file.as_str(), "--format", "xml"],
         vec!["check", file.as_str(), "--time-limit", "0"],
+        vec!["check", file.as_str(), "--models", "linearizable,eventual"],
         vec!["check", "/nonexistent/history.jsonl"],
         vec!["check"],
         vec!["frobnicate"],
@@ -175,4 +176,55 @@ fn bad_arguments_exit_254() {
         assert!(!stderr.is_empty(), "{args:?} says why");
     }
     assert_eq!(outcome(&run(&["--help"])).0, 0);
+}
+
+#[test]
+fn the_consistency_profile_names_what_holds_and_why_the_rest_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    // p0 writes x then y; p1 sees y but then misses x: not even causal.
+    let history = [
+        r#"{"type":"invoke","process":0,"f":"write","key":"x","value":1}"#,
+        r#"{"type":"ok","process":0,"f":"write","key":"x","value":1}"#,
+        r#"{"type":"invoke","process":0,"f":"write","key":"y","value":1}"#,
+        r#"{"type":"ok","process":0,"f":"write","key":"y","value":1}"#,
+        r#"{"type":"invoke","process":1,"f":"read","key":"y","value":null}"#,
+        r#"{"type":"ok","process":1,"f":"read","key":"y","value":1}"#,
+        r#"{"type":"invoke","process":1,"f":"read","key":"x","value":null}"#,
+        r#"{"type":"ok","process":1,"f":"read","key":"x","value":null}"#,
+    ]
+    .join("\n");
+    let file = write(dir.path(), "h.jsonl", &(history + "\n"));
+    let (code, stdout, stderr) = outcome(&run(&["check", &file, "--models", "all"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for line in [
+        "consistency profile:",
+        "  linearizable           invalid",
+        "  causal-cc              invalid  WriteCOInitRead",
+        "  read-your-writes       valid",
+        "  monotonic-writes       invalid  monotonic-writes",
+        "causal-cc — WriteCOInitRead:",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in {stdout}");
+    }
+    let (code, json, _) = outcome(&run(&[
+        "check",
+        &file,
+        "--models",
+        "causal-cc,monotonic-writes",
+        "--json",
+    ]));
+    assert_eq!(code, 1);
+    let results: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let profile = results["checkers"]["profile"].as_array().unwrap();
+    assert_eq!(profile.len(), 2, "only the models asked for: {json}");
+    assert!(results["checkers"]["linearizable"].is_null());
+    assert_eq!(profile[1]["model"], "monotonic-writes");
+    assert_eq!(profile[1]["valid"], serde_json::json!(false));
+    assert_eq!(
+        profile[1]["witness"]["operations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }

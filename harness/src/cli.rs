@@ -49,9 +49,15 @@ pub struct CheckArgs {
     pub initial: Option<String>,
     /// For transaction histories: the isolation model the verdict is about
     /// (read-uncommitted, read-committed, snapshot-isolation, serializable,
-    /// strict-serializable).
+    /// strong-session-serializable, strict-serializable).
     #[arg(long, default_value = "strict-serializable")]
     pub isolation: String,
+    /// The consistency profile: `all`, or some of linearizable, sequential,
+    /// causal-ccv, causal-cm, causal-cc, read-your-writes, monotonic-reads,
+    /// monotonic-writes, writes-follow-reads (default: linearizable; for a
+    /// run's store directory, what the run checked).
+    #[arg(long)]
+    pub models: Option<String>,
     /// The file format: jsonl, edn, porcupine-etcd or porcupine-kv. Detected when absent.
     #[arg(long)]
     pub format: Option<String>,

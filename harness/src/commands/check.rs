@@ -5,6 +5,7 @@ use crate::exit;
 use crate::run::timeline::Timeline;
 use checkers::linearizable::{self, Algorithm, Options, Report, Witness};
 use checkers::txn::{self, Isolation, TxnOptions, TxnReport};
+use checkers::weak::{self, WeakVerdict};
 use checkers::{Budget, ModelKind, ModelOptions, Validity};
 use histories::{Format, History};
 use serde::Serialize;
@@ -40,6 +41,7 @@ impl CheckResults {
             .iter()
             .map(|report| report.valid)
             .chain(checkers.transactional.iter().map(|report| report.valid))
+            .chain(checkers.profile.iter().map(|verdict| verdict.valid))
             .fold(Validity::Valid, Validity::merge);
         CheckResults {
             valid,
@@ -66,6 +68,60 @@ pub struct Checkers {
     /// Transactional isolation, for `txn` operations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transactional: Option<TxnReport>,
+    /// The weak models asked for, strongest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profile: Vec<WeakVerdict>,
+}
+
+/// Every model `--models all` names, strongest first.
+pub fn all_models() -> Vec<&'static str> {
+    std::iter::once(LINEARIZABLE).chain(weak::MODELS).collect()
+}
+
+/// The linearizability checker's name in `--models`.
+pub const LINEARIZABLE: &str = "linearizable";
+
+/// Parses `--models`: `all`, or names separated by commas.
+///
+/// # Errors
+/// An unknown name, with the names allowed.
+pub fn parse_models(text: &str) -> Result<Vec<&'static str>, String> {
+    let all = all_models();
+    if text.trim() == "all" {
+        return Ok(all);
+    }
+    let mut chosen = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        match all.iter().find(|model| **model == name) {
+            Some(model) => chosen.push(*model),
+            None => {
+                return Err(format!(
+                    "unknown model {name:?} in --models; expected all, or some of {}",
+                    all.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|model| chosen.contains(model))
+        .collect())
+}
+
+/// The models a stored run was checked with (its `plan.json`), for
+/// re-checking it the same way; linearizability alone otherwise.
+pub fn stored_models(dir: &Path) -> Vec<&'static str> {
+    let plan = std::fs::read_to_string(dir.join("plan.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    let names: Option<Vec<String>> = plan
+        .as_ref()
+        .and_then(|plan| plan.get("models"))
+        .and_then(|models| serde_json::from_value(models.clone()).ok());
+    match names {
+        Some(names) => parse_models(&names.join(",")).unwrap_or_else(|_| vec![LINEARIZABLE]),
+        None => vec![LINEARIZABLE],
+    }
 }
 
 /// Whether a history is made of transactions (its first operation is a `txn`).
@@ -76,8 +132,9 @@ pub fn transactional(history: &History) -> bool {
         .is_some_and(|operation| history.invocation(operation).f == "txn")
 }
 
-/// Checks `history` with the checker that fits it: transactional isolation for
-/// transactions, linearizability otherwise.
+/// Checks `history` with the checkers that fit it: transactional isolation for
+/// transactions; otherwise those of `models` (linearizability and the weak
+/// models).
 ///
 /// # Errors
 /// The history does not fit the checker (a message naming the line).
@@ -85,21 +142,33 @@ pub fn check_history(
     history: &History,
     linearizable_options: &Options,
     txn_options: &TxnOptions,
+    models: &[&str],
 ) -> Result<Checkers, String> {
     if transactional(history) {
         let report = txn::check(history, txn_options).map_err(|error| error.to_string())?;
-        Ok(Checkers {
+        return Ok(Checkers {
             linearizable: None,
             transactional: Some(report),
-        })
-    } else {
-        let report = linearizable::check(history, linearizable_options)
-            .map_err(|error| error.to_string())?;
-        Ok(Checkers {
-            linearizable: Some(report),
-            transactional: None,
-        })
+            profile: Vec::new(),
+        });
     }
+    let linearizable = if models.contains(&LINEARIZABLE) {
+        Some(
+            linearizable::check(history, linearizable_options)
+                .map_err(|error| error.to_string())?,
+        )
+    } else {
+        None
+    };
+    let known = linearizable
+        .as_ref()
+        .is_some_and(|report| report.valid == Validity::Valid);
+    let profile = weak::check_given(history, models, &linearizable_options.budget, known);
+    Ok(Checkers {
+        linearizable,
+        transactional: None,
+        profile,
+    })
 }
 
 /// Reads a history file (or a store directory's `history.jsonl`).
@@ -201,8 +270,13 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         budget,
         ..TxnOptions::default()
     };
+    let models = match &args.models {
+        Some(text) => parse_models(text)?,
+        None if args.file.is_dir() => stored_models(&args.file),
+        None => vec![LINEARIZABLE],
+    };
     let started = Instant::now();
-    let checkers = check_history(&history, &options, &txn_options)?;
+    let checkers = check_history(&history, &options, &txn_options, &models)?;
     let elapsed = started.elapsed();
     let results = CheckResults::new(&history, format, checkers);
     let json = results.to_json();
@@ -249,10 +323,85 @@ fn render_human(history: &History, results: &CheckResults, elapsed: Duration) ->
     if let Some(report) = &results.checkers.transactional {
         return render_txn(history, results, report, elapsed);
     }
-    let mut out = String::new();
-    let Some(report) = &results.checkers.linearizable else {
-        return out;
+    let mut out = match &results.checkers.linearizable {
+        Some(report) => render_linearizable(history, results, report, elapsed),
+        None => format!(
+            "history: {} ({}, {} events, {} operations)\n",
+            results.file,
+            results.format,
+            results.events,
+            history.operations.len()
+        ),
     };
+    if !results.checkers.profile.is_empty() {
+        render_profile(&mut out, results);
+    }
+    out
+}
+
+/// The consistency profile: a witness for each model that fails, then a
+/// table of every model asked for.
+pub fn render_profile(out: &mut String, results: &CheckResults) {
+    for verdict in &results.checkers.profile {
+        if let Some(witness) = &verdict.witness
+            && verdict.reason.is_none()
+        {
+            let _ = writeln!(
+                out,
+                "\n{} — {}:\n{}",
+                verdict.model, witness.pattern, witness.explanation
+            );
+        }
+    }
+    let _ = writeln!(out, "\nconsistency profile:");
+    if let Some(report) = &results.checkers.linearizable {
+        let _ = writeln!(out, "  {:<22} {}", LINEARIZABLE, report.valid.name());
+    }
+    for verdict in &results.checkers.profile {
+        let detail = match (&verdict.witness, &verdict.reason) {
+            (Some(witness), Some(reason)) => format!("{} ({reason})", witness.pattern),
+            (Some(witness), None) => witness.pattern.to_string(),
+            (None, Some(reason)) => reason.clone(),
+            (None, None) => String::new(),
+        };
+        let row = format!(
+            "  {:<22} {:<8} {detail}",
+            verdict.model,
+            verdict.valid.name()
+        );
+        let _ = writeln!(out, "{}", row.trim_end());
+    }
+    let strongest: Vec<&str> = results
+        .checkers
+        .linearizable
+        .iter()
+        .filter(|report| report.valid == Validity::Valid)
+        .map(|_| LINEARIZABLE)
+        .chain(
+            results
+                .checkers
+                .profile
+                .iter()
+                .filter(|verdict| verdict.valid == Validity::Valid)
+                .map(|verdict| verdict.model),
+        )
+        .take(1)
+        .collect();
+    let _ = writeln!(
+        out,
+        "profile: {} (strongest model that holds: {})",
+        results.valid.name(),
+        strongest.first().copied().unwrap_or("none")
+    );
+}
+
+fn render_linearizable(
+    history: &History,
+    results: &CheckResults,
+    report: &Report,
+    elapsed: Duration,
+) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "history: {} ({}, {} events, {} operations, {} key{})",

@@ -124,6 +124,11 @@ pub struct RunArgs {
     /// (before checking) to stderr.
     #[arg(long)]
     pub stats: bool,
+    /// The consistency models to check (register and kv workloads): all, or
+    /// some of linearizable, sequential, causal-ccv, causal-cm, causal-cc,
+    /// read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads.
+    #[arg(long, default_value = "all")]
+    pub models: String,
 }
 
 /// A validated plan: what `plan.json` records.
@@ -159,6 +164,8 @@ pub struct Plan {
     pub timeout_ms: u64,
     /// The model the history is checked against.
     pub model: ModelKind,
+    /// The consistency profile checked (transactions: isolation instead).
+    pub models: Vec<&'static str>,
     /// Faults injected, and how.
     pub nemesis: nemesis::Options,
     /// How partitions and degraded links are made, if the plan has any.
@@ -245,6 +252,11 @@ impl Plan {
             return Err("--timeout-ms must be at least 1".to_string());
         }
         let mix = Mix::parse(&args.mix)?;
+        let models = if workload.transactional() {
+            Vec::new()
+        } else {
+            check::parse_models(&args.models)?
+        };
         let nemesis = nemesis_options(args)?;
         let net = choose_net(args, &nemesis.faults)?;
         store::check_writable(&args.store)?;
@@ -300,6 +312,7 @@ impl Plan {
             mix,
             timeout_ms: args.timeout_ms,
             model: ModelKind::CasRegister,
+            models,
             nemesis,
             net,
             command,
@@ -625,6 +638,11 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             println!("\n{}:\n{}", anomaly.name, anomaly.explanation);
         }
     }
+    if !results.checkers.profile.is_empty() {
+        let mut profile = String::new();
+        check::render_profile(&mut profile, &results);
+        print!("{profile}");
+    }
     if results.valid != Validity::Valid {
         println!("\nreproduce the schedule with: {}", plan.command);
     }
@@ -632,12 +650,24 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         &results.checkers.linearizable,
         &results.checkers.transactional,
     ) {
-        (Some(report), _) => format!(
-            "checker=linearizable keys={} invalid_keys={} operations={}",
-            report.keys,
-            report.invalid_keys.len(),
-            report.operations
-        ),
+        (Some(report), _) => {
+            let broken: Vec<&str> = std::iter::once((check::LINEARIZABLE, report.valid))
+                .chain(results.checkers.profile.iter().map(|v| (v.model, v.valid)))
+                .filter(|(_, valid)| *valid != Validity::Valid)
+                .map(|(model, _)| model)
+                .collect();
+            format!(
+                "checker=linearizable keys={} invalid_keys={} operations={} models_not_holding={}",
+                report.keys,
+                report.invalid_keys.len(),
+                report.operations,
+                if broken.is_empty() {
+                    "none".to_string()
+                } else {
+                    broken.join(",")
+                }
+            )
+        }
         (None, Some(report)) => format!(
             "checker=transactional model={} strongest={} anomalies={} transactions={}",
             report.model,
@@ -667,7 +697,8 @@ async fn execute(plan: Plan) -> Result<u8, String> {
 pub fn check_store(dir: &Path) -> Result<CheckResults, String> {
     let (history, format) = check::load(dir, None)?;
     let options = linearizable::Options::new(ModelKind::infer(&history));
-    let checkers = check::check_history(&history, &options, &TxnOptions::default())?;
+    let models = check::stored_models(dir);
+    let checkers = check::check_history(&history, &options, &TxnOptions::default(), &models)?;
     let results = CheckResults::new(&history, format, checkers);
     std::fs::write(dir.join("results.json"), results.to_json())
         .map_err(|error| error.to_string())?;
