@@ -148,7 +148,7 @@ fn figure_2d_is_causal_in_every_variant_but_not_sequential() {
             ("causal-cc", true, None),
             ("causal-cm", true, None),
             ("causal-ccv", true, None),
-            ("sequential", false, Some("NoSequentialOrder")),
+            ("sequential", false, Some("WriteOrderCycle")),
         ],
     );
 }

@@ -244,11 +244,12 @@ pub fn check_given(
                         sequential::Sequential::Invalid(finding) => {
                             verdict(model, Some((&finding, None)), &render)
                         }
-                        sequential::Sequential::Unknown(states) => unknown(
+                        sequential::Sequential::Unknown(states, placed) => unknown(
                             model,
                             &format!(
-                                "the search for a sequential order ran out of its {:.0} s after {states} frontiers",
-                                budget.time_limit.as_secs_f64()
+                                "the search for a sequential order ran out of its {:.0} s after {states} frontiers, having placed at most {placed} of {} operations",
+                                budget.time_limit.as_secs_f64(),
+                                ops.ops.len()
                             ),
                         ),
                     }

@@ -44,6 +44,9 @@ pub struct Op {
     pub value: Value,
     /// The history operation it comes from (position in `history.operations`).
     pub operation: usize,
+    /// The position of its completion event (an `info` one: the end of the
+    /// history), a hint for the order to try.
+    pub completed: usize,
 }
 
 impl Op {
@@ -196,6 +199,10 @@ impl Ops {
                     read: (!is_write).then_some(Source::Nowhere),
                     value: value.clone(),
                     operation: raw.operation,
+                    completed: history.operations[raw.operation]
+                        .completion
+                        .filter(|_| !raw.uncertain)
+                        .unwrap_or(usize::MAX),
                 });
             }
         }
@@ -240,6 +247,19 @@ impl Ops {
         self.ops[id].read
     }
 
+    /// The first write of `session` to `key` for which `after` holds, where
+    /// `after` holds from some write on (monotone along the session).
+    pub fn first_write(
+        &self,
+        session: usize,
+        key: usize,
+        after: impl Fn(OpId) -> bool,
+    ) -> Option<OpId> {
+        let list = self.writes.get(&(session, key))?;
+        let count = list.partition_point(|&(_, id)| !after(id));
+        list.get(count).map(|&(_, id)| id)
+    }
+
     /// The last write of `session` to `key` at a position at most `bound`.
     pub fn last_write(&self, session: usize, key: usize, bound: u32) -> Option<OpId> {
         let list = self.writes.get(&(session, key))?;
@@ -267,6 +287,8 @@ impl Ops {
 pub struct Clocks {
     sessions: usize,
     clocks: Vec<u32>,
+    /// A topological order, the earliest completed first among those ready.
+    pub order: Vec<OpId>,
 }
 
 impl Clocks {
@@ -290,10 +312,12 @@ impl Clocks {
             }
         }
         let mut clocks = vec![0u32; n * k];
-        let mut ready: Vec<OpId> = (0..n).filter(|&id| waiting[id] == 0).collect();
-        let mut done = 0;
-        while let Some(id) = ready.pop() {
-            done += 1;
+        let key = |id: OpId| std::cmp::Reverse((ops.ops[id].completed, id));
+        let mut ready: std::collections::BinaryHeap<_> =
+            (0..n).filter(|&id| waiting[id] == 0).map(key).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(std::cmp::Reverse((_, id))) = ready.pop() {
+            order.push(id);
             let (session, position) = (ops.ops[id].session, ops.ops[id].position);
             for &next in &successors[id] {
                 for s in 0..k {
@@ -307,14 +331,15 @@ impl Clocks {
                 }
                 waiting[next] -= 1;
                 if waiting[next] == 0 {
-                    ready.push(next);
+                    ready.push(key(next));
                 }
             }
         }
-        if done == n {
+        if order.len() == n {
             return Ok(Clocks {
                 sessions: k,
                 clocks,
+                order,
             });
         }
         // Every node left has a predecessor left: walk back until one repeats.

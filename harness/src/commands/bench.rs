@@ -47,6 +47,14 @@ pub enum Which {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// The weak-model checkers on generated histories: each causal and session
+    /// model on 100,000 operations (20 sessions, 100 keys), sequential
+    /// consistency on 64 sessions × 100 operations.
+    Weak {
+        /// Runs per model; medians are reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// `faultline run`'s request rate against wrk's on the same cluster (needs wrk).
     Overhead {
         /// Runs; the median ratio is reported.
@@ -80,6 +88,7 @@ pub fn run(args: &BenchArgs) -> u8 {
     let result = match &args.which {
         Which::Corpus { dir, runs, all } => corpus(dir, (*runs).max(1), *all),
         Which::Scale { runs } => scale((*runs).max(1)),
+        Which::Weak { runs } => weak_models((*runs).max(1)),
         Which::Overhead {
             runs,
             clients,
@@ -253,6 +262,71 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
     } else {
         exit::INVALID
     })
+}
+
+/// Each weak model on its own, timed from the parsed history.
+fn weak_models(runs: usize) -> Result<u8, String> {
+    use checkers::Validity;
+    use checkers::weak;
+    let cases: [(&str, usize, usize, usize, &[&str]); 2] = [
+        (
+            "100,000 ops, 20 sessions, 100 keys",
+            100_000,
+            20,
+            100,
+            &weak::MODELS[1..],
+        ),
+        (
+            "64 sessions × 100 ops, 200 keys",
+            6_400,
+            64,
+            200,
+            &weak::MODELS[..1],
+        ),
+    ];
+    println!("weak models on generated valid histories, {runs} runs each, medians\n");
+    let mut code = exit::VALID;
+    for (name, ops, clients, keys, models) in cases {
+        let args = GenerateArgs {
+            ops,
+            keys,
+            clients,
+            crashed_writes: 0.0,
+            stale_reads: 0.0,
+            seed: 7,
+            workload: "register".to_string(),
+            out: PathBuf::new(),
+        };
+        let events = super::generate::events(&args)?;
+        let lines = (1..=events.len()).collect();
+        let history = histories::History::from_events("generated", events, lines)
+            .map_err(|error| error.to_string())?;
+        println!("{name}:");
+        for model in models {
+            let mut times = Vec::new();
+            let mut verdict = Validity::Valid;
+            for _ in 0..runs {
+                let started = Instant::now();
+                // A minute at most: the sequential search may be exponential.
+                let budget = checkers::Budget {
+                    time_limit: Duration::from_secs(60),
+                    ..checkers::Budget::default()
+                };
+                let verdicts = weak::check(&history, &[model], &budget);
+                times.push(started.elapsed());
+                verdict = verdicts[0].valid;
+            }
+            if verdict != Validity::Valid {
+                code = code.max(verdict.exit_code());
+            }
+            println!(
+                "  {model:<22} {:>8.1} ms  {}",
+                ms(median(times)),
+                verdict.name()
+            );
+        }
+    }
+    Ok(code)
 }
 
 /// A temporary folder removed when dropped.
