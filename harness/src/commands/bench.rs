@@ -49,7 +49,8 @@ pub enum Which {
     },
     /// The weak-model checkers on generated histories: each causal and session
     /// model on 100,000 operations (20 sessions, 100 keys), sequential
-    /// consistency on 64 sessions × 100 operations.
+    /// consistency on 64 sessions × 100 operations (run one at a time, and
+    /// with up to 64 at once).
     Weak {
         /// Runs per model; medians are reported.
         #[arg(long, default_value_t = 5)]
@@ -268,25 +269,36 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
 fn weak_models(runs: usize) -> Result<u8, String> {
     use checkers::Validity;
     use checkers::weak;
-    let cases: [(&str, usize, usize, usize, &[&str]); 2] = [
+    // (name, operations, clients, keys, one at a time, models)
+    let cases: [(&str, usize, usize, usize, bool, &[&str]); 3] = [
         (
             "100,000 ops, 20 sessions, 100 keys",
             100_000,
             20,
             100,
+            false,
             &weak::MODELS[1..],
         ),
         (
-            "64 sessions × 100 ops, 200 keys",
+            "64 sessions × 100 ops, 200 keys, one operation at a time",
             6_400,
             64,
             200,
+            true,
+            &weak::MODELS[..1],
+        ),
+        (
+            "64 sessions × 100 ops, 200 keys, up to 64 operations at once",
+            6_400,
+            64,
+            200,
+            false,
             &weak::MODELS[..1],
         ),
     ];
     println!("weak models on generated valid histories, {runs} runs each, medians\n");
     let mut code = exit::VALID;
-    for (name, ops, clients, keys, models) in cases {
+    for (name, ops, clients, keys, serial, models) in cases {
         let args = GenerateArgs {
             ops,
             keys,
@@ -295,6 +307,7 @@ fn weak_models(runs: usize) -> Result<u8, String> {
             stale_reads: 0.0,
             seed: 7,
             workload: "register".to_string(),
+            serial,
             out: PathBuf::new(),
         };
         let events = super::generate::events(&args)?;
@@ -387,6 +400,7 @@ fn scale(runs: usize) -> Result<u8, String> {
             stale_reads: 0.0,
             seed: 7,
             workload: workload.to_string(),
+            serial: false,
             out: out.clone(),
         };
         let events = super::generate::events(&args)?;

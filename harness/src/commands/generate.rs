@@ -42,6 +42,10 @@ pub struct GenerateArgs {
     /// at a time, each retired after 32 appends).
     #[arg(long, default_value = "register")]
     pub workload: String,
+    /// One operation at a time (no two overlap), as a memory that runs them
+    /// one by one: real time is then the order itself.
+    #[arg(long)]
+    pub serial: bool,
     /// Output file (JSON Lines).
     #[arg(long)]
     pub out: PathBuf,
@@ -85,6 +89,11 @@ pub fn simulate(args: &GenerateArgs) -> Vec<Event> {
     for _ in 0..args.ops {
         let client = rng.below(clients as u64) as usize;
         let key = rng.below(keys);
+        // Serially, every client waits for the latest operation to return.
+        if args.serial {
+            let now = client_time.iter().copied().max().unwrap_or(0);
+            client_time[client] = now;
+        }
         let (call_ns, return_ns, effect_in) = interval(&mut rng, &mut client_time[client]);
         let roll = rng.below(10);
         let (f, input) = match roll {

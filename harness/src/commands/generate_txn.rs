@@ -184,6 +184,7 @@ mod tests {
             stale_reads,
             seed: 11,
             workload: "list-append".to_string(),
+            serial: false,
             out: "unused".into(),
         }
     }
