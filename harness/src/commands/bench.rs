@@ -265,57 +265,66 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
     })
 }
 
+/// A generated history and the weak models timed on it.
+struct WeakCase {
+    name: &'static str,
+    ops: usize,
+    clients: usize,
+    keys: usize,
+    serial: bool,
+    models: &'static [&'static str],
+}
+
 /// Each weak model on its own, timed from the parsed history.
 fn weak_models(runs: usize) -> Result<u8, String> {
     use checkers::Validity;
     use checkers::weak;
-    // (name, operations, clients, keys, one at a time, models)
-    let cases: [(&str, usize, usize, usize, bool, &[&str]); 3] = [
-        (
-            "100,000 ops, 20 sessions, 100 keys",
-            100_000,
-            20,
-            100,
-            false,
-            &weak::MODELS[1..],
-        ),
-        (
-            "64 sessions × 100 ops, 200 keys, one operation at a time",
-            6_400,
-            64,
-            200,
-            true,
-            &weak::MODELS[..1],
-        ),
-        (
-            "64 sessions × 100 ops, 200 keys, up to 64 operations at once",
-            6_400,
-            64,
-            200,
-            false,
-            &weak::MODELS[..1],
-        ),
+    let cases = [
+        WeakCase {
+            name: "100,000 ops, 20 sessions, 100 keys",
+            ops: 100_000,
+            clients: 20,
+            keys: 100,
+            serial: false,
+            models: &weak::MODELS[1..],
+        },
+        WeakCase {
+            name: "64 sessions × 100 ops, 200 keys, one operation at a time",
+            ops: 6_400,
+            clients: 64,
+            keys: 200,
+            serial: true,
+            models: &weak::MODELS[..1],
+        },
+        WeakCase {
+            name: "64 sessions × 100 ops, 200 keys, up to 64 operations at once",
+            ops: 6_400,
+            clients: 64,
+            keys: 200,
+            serial: false,
+            models: &weak::MODELS[..1],
+        },
     ];
     println!("weak models on generated valid histories, {runs} runs each, medians\n");
     let mut code = exit::VALID;
-    for (name, ops, clients, keys, serial, models) in cases {
+    for case in cases {
         let args = GenerateArgs {
-            ops,
-            keys,
-            clients,
+            ops: case.ops,
+            keys: case.keys,
+            clients: case.clients,
             crashed_writes: 0.0,
             stale_reads: 0.0,
             seed: 7,
             workload: "register".to_string(),
-            serial,
+            serial: case.serial,
             out: PathBuf::new(),
         };
         let events = super::generate::events(&args)?;
         let lines = (1..=events.len()).collect();
         let history = histories::History::from_events("generated", events, lines)
             .map_err(|error| error.to_string())?;
-        println!("{name}:");
-        for model in models {
+        println!("{}:", case.name);
+        for model in case.models {
             let mut times = Vec::new();
             let mut verdict = Validity::Valid;
             for _ in 0..runs {
