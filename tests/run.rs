@@ -18,6 +18,11 @@ fn run_in(store: &Path, extra: &[&str]) -> (i32, String, String) {
     if !extra.contains(&"--time-limit") {
         args.extend_from_slice(&["--time-limit", "5"]);
     }
+    // The tests name the faults they want; the default (partitions and
+    // kills) is the main job's, tested on its own.
+    if !extra.contains(&"--nemesis") {
+        args.extend_from_slice(&["--nemesis", "none"]);
+    }
     args.extend_from_slice(extra);
     outcome(&run(&args))
 }
@@ -114,6 +119,42 @@ fn a_clean_chain_kv_run_is_valid() {
     assert_eq!(rechecked, stored);
     let history = std::fs::read_to_string(latest.join("history.jsonl")).unwrap();
     assert!(history.lines().count() > 500, "the workload ran");
+    assert_nothing_left(&latest);
+}
+
+#[test]
+fn the_main_job_runs_under_partitions_and_kills_and_checks_every_model() {
+    let store = tempfile::tempdir().unwrap();
+    let store_arg = store.path().display().to_string();
+    let (code, stdout, stderr) = outcome(&run(&[
+        "run",
+        "--seed",
+        "7",
+        "--store",
+        &store_arg,
+        "--time-limit",
+        "8",
+        "--nemesis-interval",
+        "1.5",
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("consistency profile:"), "{stdout}");
+    assert!(
+        stdout.contains("  causal-cc              valid"),
+        "{stdout}"
+    );
+    let latest = std::fs::canonicalize(store.path().join("latest")).unwrap();
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(latest.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(
+        plan["nemesis"]["faults"],
+        serde_json::json!(["partition", "kill"])
+    );
+    assert_eq!(plan["models"].as_array().unwrap().len(), 9);
+    let history = std::fs::read_to_string(latest.join("history.jsonl")).unwrap();
+    for fault in ["\"start-partition\"", "\"kill\""] {
+        assert!(history.contains(fault), "{fault} happened");
+    }
     assert_nothing_left(&latest);
 }
 
@@ -241,6 +282,11 @@ fn interrupt_run_with(
             "--time-limit",
             "60",
         ])
+        .args(if extra.contains(&"--nemesis") {
+            &[][..]
+        } else {
+            &["--nemesis", "none"][..]
+        })
         .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

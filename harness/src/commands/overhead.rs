@@ -95,6 +95,8 @@ fn faultline_rate(exe: &Path, store: &Path, clients: usize, seconds: u64) -> Res
             "100",
             "--ops-per-key",
             "0",
+            "--nemesis",
+            "none",
         ])
         .args([
             "--rate",

@@ -89,7 +89,7 @@ pub struct RunArgs {
     pub timeout_ms: u64,
     /// Faults to inject, comma-separated: partition, kill, pause, clock, packet;
     /// or all, or none.
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value = "partition,kill")]
     pub nemesis: String,
     /// How partitions are made: proxy (per-link TCP proxies, rootless, bundled
     /// targets), netns (namespaces and packet filters, root) or auto.
