@@ -97,6 +97,10 @@ const Z: usize = 2;
 
 #[test]
 fn figure_2a_is_causal_but_not_convergent() {
+    // weak.md §3.3's example too: under one global arbitration order it breaks
+    // read-your-writes; as clients see it (each read returns a write its
+    // session knew nothing newer than) every session guarantee holds, which is
+    // the flavour faultline checks — CC implies all four.
     expect(
         vec![vec![w(X, 1), r(X, 2)], vec![w(X, 2), r(X, 1)]],
         &[
@@ -104,6 +108,10 @@ fn figure_2a_is_causal_but_not_convergent() {
             ("causal-cm", true, None),
             ("causal-ccv", false, Some("CyclicCF")),
             ("sequential", false, None),
+            ("read-your-writes", true, None),
+            ("monotonic-reads", true, None),
+            ("monotonic-writes", true, None),
+            ("writes-follow-reads", true, None),
         ],
     );
 }
