@@ -747,3 +747,22 @@ fn the_random_histories_cover_every_verdict() {
         }
     }
 }
+
+#[test]
+fn an_uncertain_write_seen_only_through_an_uncertain_cas_happened() {
+    // p0's write of 1 and p1's cas 1 → 2 both time out; p2 reads 2. The cas
+    // happened, so it read 1, so the write of 1 happened too.
+    let history = HistoryBuilder::new()
+        .key("x")
+        .invoke(0, "write", json!(1))
+        .info(0, "write", json!(1))
+        .invoke(1, "cas", json!([1, 2]))
+        .info(1, "cas", json!([1, 2]))
+        .invoke(2, "read", json!(null))
+        .ok(2, "read", json!(2))
+        .build()
+        .unwrap();
+    for verdict in verdicts(&history) {
+        assert_eq!(verdict.valid, Validity::Valid, "{verdict:#?}");
+    }
+}

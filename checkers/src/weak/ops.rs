@@ -168,6 +168,26 @@ impl Ops {
                 }
             }
         }
+        // An uncertain cas that happened (its write was observed) read its old
+        // value: that observes the write of it, which may be uncertain too.
+        loop {
+            let mut grew = false;
+            for raw in raws
+                .iter()
+                .filter(|raw| raw.uncertain && raw.parts.len() == 2)
+            {
+                let key = key_ids[&raw.key.to_string()];
+                let (old, new) = (&raw.parts[0].1, &raw.parts[1].1);
+                if observed.contains_key(&(key, new.to_string()))
+                    && observed.insert((key, old.to_string()), true).is_none()
+                {
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
         // Sessions, dropping unobserved uncertain operations.
         let mut ops: Vec<Op> = Vec::new();
         let mut session_of: FxHashMap<u64, usize> = FxHashMap::default();

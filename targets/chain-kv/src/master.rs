@@ -86,8 +86,12 @@ impl Master {
             return true;
         };
         if epoch < joined {
-            // It has not seen its own (re)joining yet (a restarted node starts
-            // from nothing): what it says of itself is not news.
+            // It has not seen its own (re)joining yet: it restarted (a restarted
+            // node starts from nothing) faster than it was missed. Whatever it
+            // had caught up to, it must catch up again before anyone counts on
+            // it: were its predecessor to go, it must not be left at the head
+            // of the chain waiting for a snapshot nobody will send.
+            self.current.remove(id);
             return false;
         }
         if joining {

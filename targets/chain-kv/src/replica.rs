@@ -560,7 +560,15 @@ struct Successor {
     /// Whether it has had a batch in this epoch (a joining tail learns from one
     /// that it has caught up).
     greeted: bool,
+    /// When it last answered.
+    heard: Instant,
 }
+
+/// How long an idle forwarder trusts what it knows of its successor: one that
+/// crashed and restarted faster than the master noticed is back in the same
+/// epoch, empty-handed and asking for a snapshot, and with no new update to
+/// send nothing else would tell.
+const RECHECK_AFTER: Duration = Duration::from_millis(250);
 
 /// Passes logged updates to the successor in order, a batch at a time, and
 /// raises `acked` with its answers. As the tail, everything logged is committed.
@@ -609,6 +617,7 @@ async fn forward(node: Shared) {
                 last_seq: None,
                 needs_snapshot: false,
                 greeted: false,
+                heard: Instant::now(),
             });
         }
         let known = successor.as_mut().expect("set above");
@@ -624,6 +633,7 @@ async fn forward(node: Shared) {
                     if let Ok(status) = reply.json::<Status>().await {
                         known.last_seq = Some(status.last_seq);
                         known.needs_snapshot = status.needs_snapshot;
+                        known.heard = Instant::now();
                     }
                 }
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -670,6 +680,10 @@ async fn forward(node: Shared) {
             }
         };
         let Some(batch) = batch else {
+            if known.heard.elapsed() > RECHECK_AFTER {
+                known.last_seq = None;
+                continue;
+            }
             let _ = tokio::time::timeout(Duration::from_millis(50), node.wake.notified()).await;
             continue;
         };
@@ -685,6 +699,7 @@ async fn forward(node: Shared) {
                     known.last_seq = Some(reply.last_seq);
                     known.needs_snapshot = reply.needs_snapshot;
                     known.greeted = true;
+                    known.heard = Instant::now();
                     if !reply.needs_snapshot {
                         let acked = reply.acked_seq.min(reply.last_seq);
                         node.lock().sent.retain(|update| update.seq > acked);
