@@ -168,31 +168,58 @@ pub fn simulate(args: &GenerateArgs) -> Vec<Event> {
             }
         }
     }
-    let mut timeline: Vec<(i64, usize, bool)> = Vec::with_capacity(ops.len() * 2);
-    for (index, op) in ops.iter().enumerate() {
-        timeline.push((op.call_ns, index, true));
-        timeline.push((op.return_ns, index, false));
-    }
-    timeline.sort_unstable();
-    timeline
-        .into_iter()
-        .enumerate()
-        .map(|(position, (time_ns, index, is_call))| {
+    in_time_order(
+        ops.len(),
+        |index| (ops[index].call_ns, ops[index].return_ns),
+        |index, is_call| {
             let op = &ops[index];
             let (kind, value) = match (is_call, op.crashed) {
                 (true, _) => (EventType::Invoke, op.input.clone()),
                 (false, true) => (EventType::Info, op.input.clone()),
                 (false, false) => (op.outcome, op.output.clone()),
             };
+            (
+                op.process,
+                op.f,
+                (keys > 1).then(|| json!(op.key)),
+                kind,
+                value,
+                op.crashed,
+            )
+        },
+    )
+}
+
+/// The events of `count` simulated operations in time order: each invocation
+/// at its call, each completion at its return. `describe(operation, is_call)`
+/// gives the process, function, key, type and value of one event; `crashed`
+/// completions carry a timeout error.
+pub fn in_time_order(
+    count: usize,
+    interval: impl Fn(usize) -> (i64, i64),
+    describe: impl Fn(usize, bool) -> (u64, &'static str, Option<Value>, EventType, Value, bool),
+) -> Vec<Event> {
+    let mut timeline: Vec<(i64, usize, bool)> = Vec::with_capacity(count * 2);
+    for index in 0..count {
+        let (call_ns, return_ns) = interval(index);
+        timeline.push((call_ns, index, true));
+        timeline.push((return_ns, index, false));
+    }
+    timeline.sort_unstable();
+    timeline
+        .into_iter()
+        .enumerate()
+        .map(|(position, (time_ns, index, is_call))| {
+            let (process, f, key, kind, value, crashed) = describe(index, is_call);
             Event {
                 index: position as u64,
                 time_ns,
                 kind,
-                process: Process::Client(op.process),
-                f: op.f.to_string(),
-                key: (keys > 1).then(|| json!(op.key)),
+                process: Process::Client(process),
+                f: f.to_string(),
+                key,
                 value,
-                error: (op.crashed && !is_call).then(|| json!("timeout")),
+                error: (crashed && !is_call).then(|| json!("timeout")),
             }
         })
         .collect()

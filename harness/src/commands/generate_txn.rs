@@ -8,9 +8,9 @@
 //! transaction completes `info` and takes effect or not; `--stale-reads`
 //! plants anomalies: such a read misses the list's last element.
 
-use super::generate::{GenerateArgs, interval};
+use super::generate::{GenerateArgs, in_time_order, interval};
 use crate::rng::Rng;
-use histories::{Event, EventType, Process};
+use histories::{Event, EventType};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -131,16 +131,10 @@ fn mop_json(mop: Mop, read: Option<&Vec<u64>>) -> Value {
 }
 
 fn events(txns: &[SimTxn]) -> Vec<Event> {
-    let mut timeline: Vec<(i64, usize, bool)> = Vec::with_capacity(txns.len() * 2);
-    for (id, txn) in txns.iter().enumerate() {
-        timeline.push((txn.call_ns, id, true));
-        timeline.push((txn.return_ns, id, false));
-    }
-    timeline.sort_unstable();
-    timeline
-        .into_iter()
-        .enumerate()
-        .map(|(position, (time_ns, id, is_call))| {
+    in_time_order(
+        txns.len(),
+        |id| (txns[id].call_ns, txns[id].return_ns),
+        |id, is_call| {
             let txn = &txns[id];
             let invoked = || txn.mops.iter().map(|&mop| mop_json(mop, None)).collect();
             let (kind, value) = match (is_call, txn.crashed) {
@@ -155,18 +149,9 @@ fn events(txns: &[SimTxn]) -> Vec<Event> {
                         .collect(),
                 ),
             };
-            Event {
-                index: position as u64,
-                time_ns,
-                kind,
-                process: Process::Client(txn.process),
-                f: "txn".to_string(),
-                key: None,
-                value,
-                error: (txn.crashed && !is_call).then(|| json!("timeout")),
-            }
-        })
-        .collect()
+            (txn.process, "txn", None, kind, value, txn.crashed)
+        },
+    )
 }
 
 #[cfg(test)]
