@@ -16,8 +16,8 @@
 //! (earlier ones precede it in session order), so CC and CCv cost
 //! O(reads × sessions × log n) and CM that again per session and round.
 
-use super::Finding;
 use super::ops::{Clocks, OpId, Ops, Source};
+use super::{Finding, placeholder};
 use rustc_hash::FxHashMap;
 
 /// Edges `from → to` with, for each, the read that forces it.
@@ -136,13 +136,7 @@ fn write_co_read(ops: &Ops, writer: Option<OpId>, other: OpId, read: OpId) -> Fi
     let to_read = chain(ops, other, read);
     let mut involved = Vec::new();
     let mut text = String::new();
-    let name = |involved: &mut Vec<OpId>, id: OpId| -> String {
-        let position = involved.iter().position(|&o| o == id).unwrap_or_else(|| {
-            involved.push(id);
-            involved.len() - 1
-        });
-        format!("{{{position}}}")
-    };
+    let name = placeholder;
     let read_name = name(&mut involved, read);
     let other_name = name(&mut involved, other);
     let path_text = |involved: &mut Vec<OpId>, path: &[OpId]| -> String {
@@ -198,12 +192,9 @@ fn arbitration_cycle(
         let is_causal = ops.predecessors(to).any(|before| before == from);
         match forced.get(&(from, to)) {
             Some(&read) if !is_causal => {
-                let reader = involved.iter().position(|&o| o == read).unwrap_or_else(|| {
-                    involved.push(read);
-                    involved.len() - 1
-                });
+                let reader = placeholder(&mut involved, read);
                 steps.push(format!(
-                    "{{{step}}} must be arbitrated before {{{next}}}, because {{{reader}}} read {{{next}}}'s value with {{{step}}} in its causal past"
+                    "{{{step}}} must be arbitrated before {{{next}}}, because {reader} read {{{next}}}'s value with {{{step}}} in its causal past"
                 ));
             }
             _ => steps.push(format!("{{{step}}} {} {{{next}}}", why(ops, from, to))),

@@ -68,6 +68,16 @@ impl Finding {
     }
 }
 
+/// The placeholder (`{i}`) naming `id` in a finding's text, adding it to the
+/// finding's operations if it is not there yet.
+fn placeholder(involved: &mut Vec<OpId>, id: OpId) -> String {
+    let position = involved.iter().position(|&o| o == id).unwrap_or_else(|| {
+        involved.push(id);
+        involved.len() - 1
+    });
+    format!("{{{position}}}")
+}
+
 /// An operation of a witness.
 #[derive(Debug, Clone, Serialize)]
 pub struct OpRef {

@@ -15,9 +15,9 @@
 //!   are already cyclic, and remembers the frontiers it has tried. The budget
 //!   ends it in `unknown`.
 
-use super::Finding;
 use super::causal::Forced;
 use super::ops::{Clocks, OpId, Ops, Source};
+use super::{Finding, placeholder};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::Instant;
 
@@ -312,13 +312,7 @@ fn saturate(ops: &Ops, deadline: Instant) -> Result<(Forced, Vec<usize>), Findin
 /// A cycle of session order, reads-from and derived orders, each explained.
 fn order_cycle(ops: &Ops, cycle: &[OpId], added: &FxHashMap<(OpId, OpId), OpId>) -> Finding {
     let mut involved: Vec<OpId> = cycle.to_vec();
-    let mut name = |id: OpId| -> String {
-        let position = involved.iter().position(|&o| o == id).unwrap_or_else(|| {
-            involved.push(id);
-            involved.len() - 1
-        });
-        format!("{{{position}}}")
-    };
+    let mut name = |id: OpId| placeholder(&mut involved, id);
     let mut steps = Vec::new();
     for step in 0..cycle.len() {
         let (from, to) = (cycle[step], cycle[(step + 1) % cycle.len()]);
