@@ -25,6 +25,12 @@ pub enum Command {
     /// Check a history file for linearizability and print the verdict with a witness.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
+    /// Re-render a stored run's report.html (and CI outputs) from its history
+    /// and results, without checking again.
+    #[command(after_help = EXIT_CODES)]
+    Report(commands::report::ReportArgs),
+    /// Serve an index of the stored runs, with their reports, histories and results.
+    Serve(commands::serve::ServeArgs),
     /// Run the checker benchmarks.
     Bench(commands::bench::BenchArgs),
     /// Write a synthetic history (JSON Lines) for benchmarks.
@@ -79,6 +85,12 @@ pub struct CheckArgs {
     /// Print timings and peak memory to stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Also write the verdicts as JUnit XML here (a test case per checker or model).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Also write a short Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
 }
 
 /// Runs a parsed command line; returns the exit code.
@@ -86,6 +98,8 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => crate::run::run(&args),
         Command::Check(args) => commands::check::run(&args),
+        Command::Report(args) => commands::report::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Node(args) => commands::node::run(&args),

@@ -8,6 +8,7 @@
 //! - `bench`: the checker benchmarks the README reports.
 //! - `generate`: write synthetic histories for benchmarks.
 //! - `node`: one node of a bundled store (started by `run` and `bench`).
+//! - `report`, `serve`: re-render a stored run's `report.html`; browse the store.
 //!
 //! `cluster` runs a bundled store's nodes as processes, `net` puts partitions
 //! and degraded links between them, and `clock` skews their wall clocks.
@@ -18,5 +19,6 @@ pub mod cluster;
 pub mod commands;
 pub mod exit;
 pub mod net;
+pub mod report;
 pub mod rng;
 pub mod run;

@@ -15,7 +15,7 @@ mod search;
 mod shrink;
 mod witness;
 
-pub use witness::{OperationSummary, Step, Witness};
+pub use witness::{OperationSummary, Step, Witness, describe as describe_operation};
 
 use crate::budget::{Budget, Exhausted, Meter};
 use crate::models::{self, AnySpec, ModelError, ModelKind, ModelOptions};

@@ -190,7 +190,7 @@ fn summarize(history: &History, index: usize) -> OperationSummary {
 }
 
 /// `p3 read → 4`, `p1 write 3`, `p2 cas 1→4 (indeterminate)`.
-fn describe(invocation: &Event, result: Option<&Value>, outcome: Outcome) -> String {
+pub fn describe(invocation: &Event, result: Option<&Value>, outcome: Outcome) -> String {
     let action = match (invocation.value.as_array().map(Vec::as_slice), result) {
         (Some([from, to]), _) if invocation.f == "cas" => {
             format!("cas {}→{}", show(from), show(to))

@@ -280,6 +280,8 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     let elapsed = started.elapsed();
     let results = CheckResults::new(&history, format, checkers);
     let json = results.to_json();
+    let results_value: Value = serde_json::from_str(&json).expect("results are JSON");
+    let mut report = None;
     if args.file.is_dir() {
         std::fs::write(args.file.join("results.json"), &json).map_err(|error| {
             format!(
@@ -287,7 +289,24 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
                 args.file.display()
             )
         })?;
+        report = Some(crate::report::write(&args.file, &history, &results_value)?);
     }
+    let outputs = crate::report::ci::Outputs {
+        junit: args.junit.clone(),
+        summary: args.summary.clone(),
+    };
+    let suite = if args.file.is_dir() {
+        super::report::suite_name(&args.file)
+    } else {
+        args.file.display().to_string()
+    };
+    crate::report::ci::write_for(
+        &outputs,
+        &history,
+        &results_value,
+        &suite,
+        report.as_deref(),
+    )?;
     let output = if args.json {
         json
     } else {

@@ -7,3 +7,5 @@ pub mod generate_txn;
 pub mod load;
 pub mod node;
 pub mod overhead;
+pub mod report;
+pub mod serve;

@@ -171,6 +171,8 @@ pub struct GeneratorOptions {
     pub rate: f64,
     /// The master seed.
     pub seed: u64,
+    /// Written values are strings with this prefix (integers when absent).
+    pub value_prefix: Option<String>,
 }
 
 /// One worker thread's stream of operations.
@@ -237,7 +239,11 @@ impl ThreadGenerator {
     /// A value no other operation writes to any key: thread and sequence.
     fn unique_value(&mut self) -> Value {
         self.written += 1;
-        json!(self.written * 1000 + self.thread as u64)
+        let number = self.written * 1000 + self.thread as u64;
+        match &self.options.value_prefix {
+            Some(prefix) => Value::String(format!("{prefix}{number}")),
+            None => json!(number),
+        }
     }
 
     /// Records what a read returned, so later cas aim at real values.
@@ -358,6 +364,7 @@ mod tests {
             concurrency: 3,
             rate: 100.0,
             seed: 42,
+            value_prefix: None,
         }
     }
 

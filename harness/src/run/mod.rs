@@ -129,6 +129,17 @@ pub struct RunArgs {
     /// read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads.
     #[arg(long, default_value = "all")]
     pub models: String,
+    /// Written values become strings: this text, then the unique number (for
+    /// stores that keep strings, and to see how odd values fare; register and
+    /// kv workloads).
+    #[arg(long)]
+    pub value_prefix: Option<String>,
+    /// Also write the verdicts as JUnit XML here (a test case per model).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Also write a short Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
 }
 
 /// A validated plan: what `plan.json` records.
@@ -170,12 +181,17 @@ pub struct Plan {
     pub nemesis: nemesis::Options,
     /// How partitions and degraded links are made, if the plan has any.
     pub net: Option<Backend>,
+    /// Written values are strings with this prefix (integers when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_prefix: Option<String>,
     /// The command that reproduces this run's schedule.
     pub command: String,
     #[serde(skip)]
     store: PathBuf,
     #[serde(skip)]
     stats: bool,
+    #[serde(skip)]
+    outputs: crate::report::ci::Outputs,
 }
 
 impl Plan {
@@ -252,6 +268,12 @@ impl Plan {
             return Err("--timeout-ms must be at least 1".to_string());
         }
         let mix = Mix::parse(&args.mix)?;
+        if args.value_prefix.is_some() && workload.transactional() {
+            return Err(format!(
+                "--value-prefix is for register and kv workloads; {} appends and writes integers",
+                workload.name()
+            ));
+        }
         let models = if workload.transactional() {
             Vec::new()
         } else {
@@ -277,6 +299,9 @@ impl Plan {
         );
         if let Some(bug) = &args.bug {
             command.push_str(&format!(" --bug {bug}"));
+        }
+        if let Some(prefix) = &args.value_prefix {
+            command.push_str(&format!(" --value-prefix {}", shell_quote(prefix)));
         }
         if !nemesis.faults.is_empty() {
             command.push_str(&format!(
@@ -315,10 +340,28 @@ impl Plan {
             models,
             nemesis,
             net,
+            value_prefix: args.value_prefix.clone(),
             command,
             store: args.store.clone(),
             stats: args.stats,
+            outputs: crate::report::ci::Outputs {
+                junit: args.junit.clone(),
+                summary: args.summary.clone(),
+            },
         })
+    }
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/=+".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 
@@ -528,6 +571,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         concurrency: plan.concurrency,
         rate: plan.rate,
         seed: plan.seed,
+        value_prefix: plan.value_prefix.clone(),
     };
     let deadline = start + Duration::from_secs_f64(plan.time_limit_s);
     // Worker `thread` is bound to node `thread mod n`, and stops on `stop`.
@@ -628,6 +672,10 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     }
     let results = check_store(&dir)?;
     let code = results.valid.exit_code();
+    let (history, stored) = crate::report::load_stored(&dir)?;
+    let report = crate::report::write(&dir, &history, &stored)?;
+    crate::report::ci::write_for(&plan.outputs, &history, &stored, &plan.test, Some(&report))?;
+    drop(history);
     if let Some(report) = &results.checkers.linearizable {
         for witness in report.witnesses.iter().take(1) {
             println!("\n{}", witness.explanation);
@@ -682,9 +730,10 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         (None, None) => String::new(),
     };
     println!(
-        "verdict={} {detail} results={}",
+        "verdict={} {detail} results={} report={}",
         results.valid.name(),
-        dir.join("results.json").display()
+        dir.join("results.json").display(),
+        report.display()
     );
     Ok(code)
 }

@@ -1,0 +1,64 @@
+//! `faultline report STORE_DIR`: re-render a stored run's report (and CI
+//! outputs) from its history and results, without checking again.
+
+use crate::exit;
+use crate::report::{self, ci};
+use clap::Args;
+use std::path::PathBuf;
+
+/// `faultline report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run's store directory (e.g. store/latest).
+    pub dir: PathBuf,
+    /// Also write the verdicts as JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Also write a short Markdown summary here.
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+}
+
+/// Runs `faultline report`; the exit code is the stored verdict's.
+pub fn run(args: &ReportArgs) -> u8 {
+    match render(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("faultline report: {message}");
+            exit::BAD_ARGUMENTS
+        }
+    }
+}
+
+fn render(args: &ReportArgs) -> Result<u8, String> {
+    if !args.dir.is_dir() {
+        return Err(format!(
+            "{}: not a run's store directory (expected a directory with history.jsonl and results.json)",
+            args.dir.display()
+        ));
+    }
+    let (history, results) = report::load_stored(&args.dir)?;
+    let path = report::write(&args.dir, &history, &results)?;
+    let outputs = ci::Outputs {
+        junit: args.junit.clone(),
+        summary: args.summary.clone(),
+    };
+    let suite = suite_name(&args.dir);
+    ci::write_for(&outputs, &history, &results, &suite, Some(&path))?;
+    let verdict = report::verdicts::validity(&results["valid"]);
+    println!("verdict={verdict} report={}", path.display());
+    Ok(match verdict {
+        "valid" => exit::VALID,
+        "invalid" => exit::INVALID,
+        _ => exit::UNKNOWN,
+    })
+}
+
+/// The run's test name from its plan, else the directory's name.
+pub fn suite_name(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("plan.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|plan| plan["test"].as_str().map(str::to_string))
+        .unwrap_or_else(|| dir.display().to_string())
+}

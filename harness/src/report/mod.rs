@@ -1,0 +1,317 @@
+//! `report.html`: one self-contained page per run — what was run, the verdict
+//! of every checker and model, each witness drawn, the whole history as a
+//! zoomable timeline with the faults as bands, and Jepsen's latency and rate
+//! plots. Everything is inlined (no network when viewed), and everything that
+//! came from the system under test is escaped: HTML text is escaped here, the
+//! data the script draws is JSON with `<`, `>` and `&` escaped, and the script
+//! only ever sets text, never markup.
+
+pub mod ci;
+pub mod data;
+pub mod verdicts;
+mod witness_svg;
+
+use histories::{History, Outcome, Process};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use verdicts::Verdicts;
+
+const STYLE: &str = include_str!("report.css");
+const SCRIPT: &str = include_str!("report.js");
+
+/// A stored run's history and its `results.json`.
+///
+/// # Errors
+/// A message naming the file that cannot be read.
+pub fn load_stored(dir: &Path) -> Result<(History, Value), String> {
+    let (history, _) = crate::commands::check::load(dir, None)?;
+    let results_path = dir.join("results.json");
+    let text = std::fs::read_to_string(&results_path).map_err(|error| {
+        format!(
+            "{}: cannot read the results ({error}); `faultline check {}` writes them",
+            results_path.display(),
+            dir.display()
+        )
+    })?;
+    let results: Value = serde_json::from_str(&text).map_err(|error| {
+        format!(
+            "{}: line {}: not the results faultline writes: {error}",
+            results_path.display(),
+            error.line()
+        )
+    })?;
+    Ok((history, results))
+}
+
+/// Renders and writes `dir/report.html` for `history` and its `results`.
+///
+/// # Errors
+/// A message naming the file that cannot be written.
+pub fn write(dir: &Path, history: &History, results: &Value) -> Result<PathBuf, String> {
+    let plan = std::fs::read_to_string(dir.join("plan.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    let page = render(plan.as_ref(), history, results);
+    let path = dir.join("report.html");
+    std::fs::write(&path, page)
+        .map_err(|error| format!("{}: cannot write the report: {error}", path.display()))?;
+    Ok(path)
+}
+
+/// The page for `history`, its `results` (results.json) and the run's `plan`.
+pub fn render(plan: Option<&Value>, history: &History, results: &Value) -> String {
+    let verdicts = verdicts::gather(results, history);
+    let title = plan
+        .and_then(|plan| plan["test"].as_str())
+        .unwrap_or(&history.file)
+        .to_string();
+    let mut page = String::with_capacity(1 << 20);
+    let _ = write!(
+        page,
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>{} — {} — faultline</title>
+<style>{STYLE}</style></head>
+<body>
+<header><h1>{}</h1><span class="badge {}" id="verdict">{}</span></header>
+"#,
+        escape(&title),
+        verdicts.valid,
+        escape(&title),
+        verdicts.valid,
+        verdicts.valid,
+    );
+    render_facts(&mut page, plan, history, results);
+    render_verdicts(&mut page, &verdicts);
+    render_witnesses(&mut page, &verdicts);
+    page.push_str(TIMELINE_AND_PLOTS);
+    let payload = serde_json::to_string(&data::payload(history)).expect("the payload serializes");
+    let _ = write!(
+        page,
+        "<script type=\"application/json\" id=\"faultline-data\">{}</script>\n<script>{SCRIPT}</script>\n</body></html>\n",
+        escape_script_json(&payload)
+    );
+    page
+}
+
+const TIMELINE_AND_PLOTS: &str = r#"<section id="timeline-section"><h2>Timeline</h2>
+<p class="hint">A lane per process; drag to pan, wheel or the buttons to zoom, double-click to see everything. Faults in force are shaded.</p>
+<div class="controls"><button type="button" id="zoom-in">zoom in</button><button type="button" id="zoom-out">zoom out</button><button type="button" id="zoom-reset">everything</button>
+<label>from <input id="range-from" type="number" step="any" size="8"> s</label><label>to <input id="range-to" type="number" step="any" size="8"> s</label><button type="button" id="range-go">show</button>
+<span id="legend"></span></div>
+<div id="timeline-box"><canvas id="timeline"></canvas></div><div id="tooltip" hidden></div>
+</section>
+<section id="plots"><h2>Latency and throughput</h2>
+<h3>Latency (each operation at its invocation)</h3><canvas class="plot" id="plot-latency"></canvas>
+<h3>Latency quantiles</h3><canvas class="plot" id="plot-quantiles"></canvas>
+<h3>Throughput</h3><canvas class="plot" id="plot-rate"></canvas>
+<div id="clock-plot" hidden><h3>Clock offsets per node</h3><canvas class="plot" id="plot-clocks"></canvas></div>
+</section>
+"#;
+
+fn render_facts(page: &mut String, plan: Option<&Value>, history: &History, results: &Value) {
+    let mut facts: Vec<(&str, String)> = Vec::new();
+    if let Some(plan) = plan {
+        let text = |value: &Value| match value {
+            Value::String(text) => text.clone(),
+            Value::Null => "none".to_string(),
+            other => other.to_string(),
+        };
+        let target = match plan["bug"].as_str() {
+            Some(bug) => format!("{} (planted bug: {bug})", text(&plan["target"])),
+            None => text(&plan["target"]),
+        };
+        facts.push(("target", target));
+        facts.push(("nodes", text(&plan["nodes"])));
+        facts.push((
+            "workload",
+            format!(
+                "{}, {} clients, {} ops/s",
+                text(&plan["workload"]),
+                text(&plan["concurrency"]),
+                text(&plan["rate"])
+            ),
+        ));
+        let faults: Vec<String> = plan["nemesis"]["faults"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        facts.push((
+            "nemesis",
+            if faults.is_empty() {
+                "none".to_string()
+            } else {
+                format!(
+                    "{} every {} s, network {}",
+                    faults.join(", "),
+                    text(&plan["nemesis"]["interval_s"]),
+                    text(&plan["net"])
+                )
+            },
+        ));
+        facts.push(("seed", text(&plan["seed"])));
+    } else {
+        facts.push((
+            "history",
+            format!(
+                "{} ({})",
+                history.file,
+                results["format"].as_str().unwrap_or("")
+            ),
+        ));
+    }
+    let span_ns = match (history.events.first(), history.events.last()) {
+        (Some(first), Some(last)) => last.time_ns - first.time_ns,
+        _ => 0,
+    };
+    facts.push(("duration", format!("{:.1} s", span_ns as f64 / 1e9)));
+    let _ = write!(page, "<section id=\"facts\"><dl>");
+    for (name, value) in facts {
+        let _ = write!(page, "<dt>{name}</dt><dd>{}</dd>", escape(&value));
+    }
+    page.push_str("</dl>");
+    if let Some(command) = plan.and_then(|plan| plan["command"].as_str()) {
+        let _ = write!(
+            page,
+            "<p>Reproduce the schedule with:</p><pre class=\"command\">{}</pre>",
+            escape(command)
+        );
+    }
+    render_counts(page, history);
+    page.push_str("</section>\n");
+}
+
+/// A table of operations by function and outcome.
+fn render_counts(page: &mut String, history: &History) {
+    let mut counts: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    for operation in &history.operations {
+        let invocation = history.invocation(operation);
+        if invocation.process == Process::Nemesis {
+            continue;
+        }
+        let column = match operation.outcome {
+            Outcome::Ok => 0,
+            Outcome::Fail => 1,
+            Outcome::Info => 2,
+        };
+        counts.entry(invocation.f.as_str()).or_default()[column] += 1;
+    }
+    let mut totals = [0; 3];
+    page.push_str("<table class=\"counts\"><thead><tr><th>operation</th><th>ok</th><th>fail</th><th>info</th></tr></thead><tbody>");
+    for (f, row) in &counts {
+        for (total, count) in totals.iter_mut().zip(row) {
+            *total += count;
+        }
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(f),
+            row[0],
+            row[1],
+            row[2]
+        );
+    }
+    let _ = write!(
+        page,
+        "<tr class=\"total\"><td>all</td><td>{}</td><td>{}</td><td>{}</td></tr></tbody></table>",
+        totals[0], totals[1], totals[2]
+    );
+}
+
+fn render_verdicts(page: &mut String, verdicts: &Verdicts) {
+    page.push_str("<section id=\"verdicts\"><h2>Verdicts</h2><table class=\"verdicts\"><thead><tr><th>checker / model</th><th>verdict</th><th>detail</th></tr></thead><tbody>");
+    for row in &verdicts.rows {
+        let link = match row.witness {
+            Some(index) => format!(
+                " <a href=\"#{}\">witness</a>",
+                verdicts.witnesses[index].anchor
+            ),
+            None => String::new(),
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td><span class=\"badge {}\">{}</span></td><td>{}{link}</td></tr>",
+            escape(&row.name),
+            row.valid,
+            row.valid,
+            escape(&row.detail)
+        );
+    }
+    page.push_str("</tbody></table></section>\n");
+}
+
+fn render_witnesses(page: &mut String, verdicts: &Verdicts) {
+    if verdicts.witnesses.is_empty() {
+        return;
+    }
+    page.push_str("<section id=\"witnesses\"><h2>Witnesses</h2>");
+    for witness in &verdicts.witnesses {
+        let _ = write!(
+            page,
+            "<article class=\"witness\" id=\"{}\"><h3>{}</h3><pre class=\"explanation\">{}</pre>{}</article>",
+            witness.anchor,
+            escape(&witness.title),
+            escape(&witness.explanation),
+            witness_svg::render(&witness.ops)
+        );
+    }
+    page.push_str("<p class=\"hint\">Witness timelines are drawn in event order, not to scale; numbers give the order the checker tried, the outlined operation is the one that cannot be placed or that the anomaly is about.</p></section>\n");
+}
+
+/// Text for HTML: `&`, `<`, `>` and both quotes escaped.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// JSON safe inside a `<script>` element: `<`, `>` and `&` (which JSON only
+/// has inside strings) and the two line separators JavaScript once refused,
+/// as `\u` escapes.
+pub fn escape_script_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for character in json.chars() {
+        match character {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_and_script_ends_are_escaped() {
+        assert_eq!(
+            escape(r#"</script><b a="1">'&"#),
+            "&lt;/script&gt;&lt;b a=&quot;1&quot;&gt;&#39;&amp;"
+        );
+        let json = serde_json::to_string(&serde_json::json!({"v": "</script>&\u{2028}"})).unwrap();
+        let safe = escape_script_json(&json);
+        assert!(!safe.contains('<') && !safe.contains('&') && !safe.contains('\u{2028}'));
+        let back: Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["v"], "</script>&\u{2028}");
+    }
+}
