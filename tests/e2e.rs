@@ -4,9 +4,11 @@
 //! - `generate`: synthetic histories the checker agrees with.
 //! - `run`: the main job, end to end, and its cleanup.
 //! - `stores`: the bundled stores as real processes, under `kill -9`.
+//! - `report`: report.html in headless chromium, CI outputs, the store browser.
 
 mod check;
 mod generate;
+mod report;
 mod run;
 mod stores;
 mod util;
