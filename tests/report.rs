@@ -4,23 +4,15 @@
 //! JUnit and Markdown outputs; `serve` lists runs and serves only the store.
 
 use crate::util::{faultline, outcome, run};
+use faultline::report::browser;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 /// Debian's chromium, if installed. `.ci/run` installs it and sets
 /// `FAULTLINE_REQUIRE_CHROMIUM`, so CI cannot skip the browser tests.
 fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .filter_map(|name| {
-            std::env::var_os("PATH").and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join(name))
-                    .find(|candidate| candidate.is_file())
-            })
-        })
-        .next();
+    let found = browser::find();
     if found.is_none() {
         assert!(
             std::env::var_os("FAULTLINE_REQUIRE_CHROMIUM").is_none(),
@@ -31,54 +23,8 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// What headless chromium makes of `page`: the rendered DOM and its log.
-/// `extra` adds flags (e.g. a screenshot).
-fn browse(browser: &Path, page: &Path, extra: &[String]) -> (String, String) {
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--window-size=1280,2000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chromium starts");
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let (out, err) = (read(Box::new(stdout)), read(Box::new(stderr)));
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (out.join().unwrap(), err.join().unwrap())
-}
-
-fn console_messages(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|line| line.contains(":CONSOLE"))
-        .collect()
+fn browse(chromium: &Path, page: &Path, extra: &[String]) -> browser::Loaded {
+    browser::load(chromium, page, extra, Duration::from_secs(90)).expect("chromium loads the page")
 }
 
 /// A short run of chain-kv with its stale-read bug, without faults.
@@ -116,14 +62,25 @@ fn a_buggy_runs_report_renders_its_verdict_and_witness_without_console_messages(
         "nothing fetched"
     );
     assert!(html.contains(r#"<span class="badge invalid" id="verdict">invalid</span>"#));
-    let Some(browser) = chromium() else { return };
+    let Some(chromium) = chromium() else { return };
     let screenshot = dir.join("report.png");
-    let (dom, log) = browse(
-        &browser,
+    let loaded = browse(
+        &chromium,
         &page,
         &[format!("--screenshot={}", screenshot.display())],
     );
-    assert_eq!(console_messages(&log), Vec::<&str>::new(), "{log}");
+    assert_eq!(
+        loaded.console_messages(),
+        Vec::<&str>::new(),
+        "{}",
+        loaded.log
+    );
+    assert_eq!(
+        loaded.body_data("rendered"),
+        Some("yes"),
+        "the script ran to the end"
+    );
+    let dom = &loaded.dom;
     assert!(
         dom.contains(r#"data-rendered="yes""#),
         "the script ran to the end"
@@ -162,9 +119,15 @@ fn hostile_values_written_to_the_store_and_read_back_are_shown_as_text() {
         "only the page's own scripts end"
     );
     assert!(html.contains("&lt;/script&gt;&lt;img src=x onerror="));
-    let Some(browser) = chromium() else { return };
-    let (dom, log) = browse(&browser, &page, &[]);
-    assert_eq!(console_messages(&log), Vec::<&str>::new(), "{log}");
+    let Some(chromium) = chromium() else { return };
+    let loaded = browse(&chromium, &page, &[]);
+    assert_eq!(
+        loaded.console_messages(),
+        Vec::<&str>::new(),
+        "{}",
+        loaded.log
+    );
+    let dom = &loaded.dom;
     assert!(dom.contains(r#"data-rendered="yes""#));
     assert!(!dom.contains("<img"), "no element was injected");
     assert!(!dom.contains("<title>owned"), "no script was run");

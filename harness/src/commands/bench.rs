@@ -8,6 +8,8 @@
 //!   operations on one key with 1 % crashed writes; 100,000 list-append
 //!   transactions), read and checked by a child `faultline check`, with its
 //!   wall time and peak memory.
+//! - `weak`: the weak-model checkers; `report`: the HTML report of 100,000
+//!   operations; `overhead` and `target`: the run against wrk, and the stores.
 
 use super::generate::GenerateArgs;
 use crate::exit;
@@ -56,6 +58,13 @@ pub enum Which {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// The HTML report of 100,000 operations: size, render time and (with
+    /// chromium) time to DOMContentLoaded, against a 1,000-operation report.
+    Report {
+        /// Runs; medians are reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// `faultline run`'s request rate against wrk's on the same cluster (needs wrk).
     Overhead {
         /// Runs; the median ratio is reported.
@@ -90,6 +99,7 @@ pub fn run(args: &BenchArgs) -> u8 {
         Which::Corpus { dir, runs, all } => corpus(dir, (*runs).max(1), *all),
         Which::Scale { runs } => scale((*runs).max(1)),
         Which::Weak { runs } => weak_models((*runs).max(1)),
+        Which::Report { runs } => super::bench_report::run((*runs).max(1)),
         Which::Overhead {
             runs,
             clients,
@@ -111,7 +121,7 @@ pub fn run(args: &BenchArgs) -> u8 {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub(super) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }

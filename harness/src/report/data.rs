@@ -123,7 +123,7 @@ pub(super) fn describe(history: &History, operation: &histories::Operation) -> S
     let action = text.split_once(' ').map_or(text.as_str(), |(_, rest)| rest);
     let whole = match history.key(operation) {
         Some(Value::String(key)) => format!("{key} {action}"),
-        Some(key) => format!("{key} {action}"),
+        Some(key) => format!("key {key} {action}"),
         None => action.to_string(),
     };
     cut(&whole, DESCRIPTION_CHARS)

@@ -6,6 +6,7 @@
 //! data the script draws is JSON with `<`, `>` and `&` escaped, and the script
 //! only ever sets text, never markup.
 
+pub mod browser;
 pub mod ci;
 pub mod data;
 pub mod verdicts;

@@ -15,12 +15,72 @@ const TOP: f64 = 8.0;
 const BAR: f64 = 14.0;
 /// Witnesses with more operations label only the ones that matter.
 const LABELLED: usize = 12;
+/// Witnesses with more operations are cut to the ones that matter.
+const DRAWN: usize = 30;
 
-/// The SVG for a witness's operations (empty if it names none).
+/// The SVG for a witness's operations (empty if it names none). A witness
+/// the shrinker could not make small is cut to what matters most: the culprit,
+/// the last steps of the order and what overlaps the culprit; a caption says
+/// how many were left out.
 pub fn render(ops: &[WitnessOp]) -> String {
     if ops.is_empty() {
         return String::new();
     }
+    let shown = most_telling(ops);
+    let mut svg = draw(&shown);
+    if shown.len() < ops.len() {
+        let _ = write!(
+            svg,
+            "<p class=\"hint\">{} of the witness's {} operations drawn: the culprit, the last steps of the order and the operations overlapping it; the explanation's line numbers lead to the rest.</p>",
+            shown.len(),
+            ops.len()
+        );
+    }
+    svg
+}
+
+/// At most [`DRAWN`] operations: the culprit first, then the last steps of
+/// the order, then those overlapping the culprit, in the witness's order.
+fn most_telling(ops: &[WitnessOp]) -> Vec<WitnessOp> {
+    if ops.len() <= DRAWN {
+        return ops.to_vec();
+    }
+    let culprit = ops.iter().find(|op| op.culprit);
+    let mut rank: Vec<(u8, i64, usize)> = ops
+        .iter()
+        .enumerate()
+        .map(|(position, op)| {
+            let overlaps = culprit.is_some_and(|culprit| {
+                op.start_ns <= culprit.end_ns.unwrap_or(i64::MAX)
+                    && culprit.start_ns <= op.end_ns.unwrap_or(i64::MAX)
+            });
+            let class = if op.culprit {
+                0
+            } else if op.order.is_some() {
+                1
+            } else if overlaps {
+                2
+            } else {
+                3
+            };
+            // Later steps of the order matter more.
+            let order = -(op.order.unwrap_or(0) as i64);
+            (class, order, position)
+        })
+        .collect();
+    rank.sort_unstable();
+    let mut keep: Vec<usize> = rank
+        .iter()
+        .take(DRAWN)
+        .map(|(_, _, position)| *position)
+        .collect();
+    keep.sort_unstable();
+    keep.into_iter()
+        .map(|position| ops[position].clone())
+        .collect()
+}
+
+fn draw(ops: &[WitnessOp]) -> String {
     let mut lanes: Vec<u64> = Vec::new();
     for op in ops {
         if !lanes.contains(&op.process) {
@@ -83,14 +143,19 @@ pub fn render(ops: &[WitnessOp]) -> String {
             Some(end) => format!("{:.3}–{:.3} ms", op.start_ns as f64 / 1e6, end as f64 / 1e6),
             None => format!("{:.3} ms – never completed", op.start_ns as f64 / 1e6),
         };
+        // Labels of bars in the right half end at the bar, to stay in view.
+        let (text_x, anchor) = if start > (LEFT + WIDTH) / 2.0 {
+            (end - 3.0, r#" text-anchor="end""#)
+        } else {
+            (start + 3.0, "")
+        };
         let _ = write!(
             svg,
-            r#"<g class="{class}"><title>p{} {} ({}, {span})</title><rect x="{start:.1}" y="{y:.1}" width="{:.1}" height="{BAR}" rx="3"/><text x="{:.1}" y="{:.1}">{}</text></g>"#,
+            r#"<g class="{class}"><title>p{} {} ({}, {span})</title><rect x="{start:.1}" y="{y:.1}" width="{:.1}" height="{BAR}" rx="3"/><text x="{text_x:.1}" y="{:.1}"{anchor}>{}</text></g>"#,
             op.process,
             escape(&op.label),
             op.outcome,
             (end - start).max(2.0),
-            start + 3.0,
             y - 3.0,
             escape(&label),
         );
@@ -130,6 +195,29 @@ mod tests {
         assert!(svg.contains("read → &quot;&lt;b&gt;&quot;"));
         assert!(!svg.contains("<b>"));
         assert!(svg.contains("never completed"));
+    }
+
+    #[test]
+    fn a_large_witness_is_cut_to_the_culprit_and_the_last_steps() {
+        let mut ops: Vec<WitnessOp> = (0..100)
+            .map(|i| {
+                let mut op = op(i % 7, i as i64 * 10, Some(i as i64 * 10 + 5), "write");
+                op.order = Some(i as usize + 1);
+                op
+            })
+            .collect();
+        ops[50].culprit = true;
+        ops[50].order = None;
+        let kept = most_telling(&ops);
+        assert_eq!(kept.len(), DRAWN);
+        assert!(kept.iter().any(|op| op.culprit));
+        assert_eq!(
+            kept.last().unwrap().order,
+            Some(100),
+            "the last step is kept"
+        );
+        assert!(kept.iter().all(|op| op.culprit || op.order > Some(70)));
+        assert!(render(&ops).contains("30 of the witness's 100 operations drawn"));
     }
 
     #[test]
