@@ -97,6 +97,9 @@ fn a_buggy_runs_report_renders_its_verdict_and_witness_without_console_messages(
         std::fs::metadata(&screenshot).is_ok_and(|meta| meta.len() > 10_000),
         "a screenshot is saved"
     );
+    // Kept beside the build, for a CI artifact.
+    let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-of-a-planted-bug.png");
+    std::fs::copy(&screenshot, &kept).unwrap();
 }
 
 #[test]
