@@ -37,6 +37,10 @@ pub enum Command {
     Generate(commands::generate::GenerateArgs),
     /// Run one node of a bundled store (the harness starts these itself).
     Node(commands::node::NodeArgs),
+    /// Run a configured store's node so that it dies with the controller (the
+    /// harness starts these itself).
+    #[command(hide = true)]
+    Guard(commands::guard::GuardArgs),
     /// Remove what killed runs left behind: the network namespaces (and the
     /// processes and rules in them) of runs whose controller is gone.
     Cleanup,
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Bench(args) => commands::bench::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Node(args) => commands::node::run(&args),
+        Command::Guard(args) => commands::guard::run(&args),
         Command::Cleanup => {
             let removed = crate::net::netns::clean_dead_runs();
             if removed.is_empty() {

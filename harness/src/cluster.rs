@@ -7,18 +7,31 @@ use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::Arc;
+
+use crate::target_config::{self, TargetConfig};
 
 /// The environment variable that tells a node which process started it.
 pub const PARENT_PID: &str = "FAULTLINE_PARENT_PID";
 
-/// A running cluster of one bundled store.
+/// What a node runs.
+enum Launcher {
+    /// A bundled store: this binary's `faultline node STORE`.
+    Bundled { store: String, bug: Option<String> },
+    /// A store described by a target config, its peers on `peer_ports`.
+    Configured {
+        config: Arc<TargetConfig>,
+        peer_ports: BTreeMap<String, u16>,
+    },
+}
+
+/// A running cluster of one store: a bundled one, or one from a target config.
 pub struct LocalCluster {
-    store: String,
+    launcher: Launcher,
     exe: PathBuf,
     dir: PathBuf,
     logs: PathBuf,
-    bug: Option<String>,
-    /// Every node's port by id, chain-kv's master included.
+    /// Every node's (client) port by id, chain-kv's master included.
     ports: BTreeMap<String, u16>,
     /// Where a node reaches a peer, where not at the peer's own address (a link
     /// proxy): `from → to → host:port`.
@@ -102,11 +115,13 @@ impl LocalCluster {
             .collect();
         let ports = free_ports(ids.len()).map_err(|error| error.to_string())?;
         Ok(LocalCluster {
-            store: store.to_string(),
+            launcher: Launcher::Bundled {
+                store: store.to_string(),
+                bug: bug.map(str::to_string),
+            },
             exe: exe.to_path_buf(),
             dir: dir.to_path_buf(),
             logs: logs.to_path_buf(),
-            bug: bug.map(str::to_string),
             ports: ids.into_iter().zip(ports).collect(),
             routes: BTreeMap::new(),
             environment: BTreeMap::new(),
@@ -114,6 +129,146 @@ impl LocalCluster {
             wrappers: BTreeMap::new(),
             children: BTreeMap::new(),
         })
+    }
+
+    /// As [`LocalCluster::prepare`], for `size` nodes of the store `config`
+    /// describes (`n1`, `n2`, …), each with a client and a peer port.
+    ///
+    /// # Errors
+    /// No free ports.
+    pub fn prepare_configured(
+        exe: &Path,
+        config: Arc<TargetConfig>,
+        size: usize,
+        dir: &Path,
+    ) -> Result<LocalCluster, String> {
+        let ids: Vec<String> = (1..=size).map(|n| format!("n{n}")).collect();
+        let free = free_ports(2 * size).map_err(|error| error.to_string())?;
+        let ports = ids
+            .iter()
+            .zip(&free)
+            .map(|(id, port)| (id.clone(), config.nodes.client_port.unwrap_or(*port)))
+            .collect();
+        let peer_ports = ids
+            .iter()
+            .zip(&free[size..])
+            .map(|(id, port)| (id.clone(), config.nodes.peer_port.unwrap_or(*port)))
+            .collect();
+        Ok(LocalCluster {
+            launcher: Launcher::Configured { config, peer_ports },
+            exe: exe.to_path_buf(),
+            dir: dir.to_path_buf(),
+            logs: dir.to_path_buf(),
+            ports,
+            routes: BTreeMap::new(),
+            environment: BTreeMap::new(),
+            hosts: BTreeMap::new(),
+            wrappers: BTreeMap::new(),
+            children: BTreeMap::new(),
+        })
+    }
+
+    /// The target config, for a configured store.
+    pub fn config(&self) -> Option<&Arc<TargetConfig>> {
+        match &self.launcher {
+            Launcher::Configured { config, .. } => Some(config),
+            Launcher::Bundled { .. } => None,
+        }
+    }
+
+    /// Every node's peer address by id, for a configured store (the bundled
+    /// stores' peers use their client ports).
+    pub fn peer_addresses(&self) -> BTreeMap<String, std::net::SocketAddr> {
+        match &self.launcher {
+            Launcher::Configured { peer_ports, .. } => peer_ports
+                .iter()
+                .map(|(id, port)| {
+                    (
+                        id.clone(),
+                        std::net::SocketAddr::from((self.host(id), *port)),
+                    )
+                })
+                .collect(),
+            Launcher::Bundled { .. } => self.node_addresses(),
+        }
+    }
+
+    /// The placeholders of `id`'s command templates.
+    fn node_values(&self, id: &str, config: &TargetConfig) -> BTreeMap<&'static str, String> {
+        let Launcher::Configured { peer_ports, .. } = &self.launcher else {
+            return BTreeMap::new();
+        };
+        let routes = self.routes.get(id);
+        let members: Vec<String> = peer_ports
+            .iter()
+            .map(|(peer, port)| {
+                // Through the link's proxy, where there is one.
+                let (host, port) = match routes.and_then(|routes| routes.get(peer)) {
+                    Some(address) => match address.rsplit_once(':') {
+                        Some((host, port)) => (host.to_string(), port.to_string()),
+                        None => (address.clone(), port.to_string()),
+                    },
+                    None => (self.host(peer).to_string(), port.to_string()),
+                };
+                config.nodes.initial_cluster_member.fill(
+                    |name| match name {
+                        "id" => peer.clone(),
+                        "host" => host.clone(),
+                        "client_port" => self.ports[peer].to_string(),
+                        _ => port.clone(),
+                    },
+                    str::to_string,
+                )
+            })
+            .collect();
+        BTreeMap::from([
+            ("id", id.to_string()),
+            ("host", self.host(id).to_string()),
+            ("client_port", self.ports[id].to_string()),
+            ("peer_port", peer_ports[id].to_string()),
+            ("data_dir", self.dir.join(id).display().to_string()),
+            (
+                "initial_cluster",
+                members.join(&config.nodes.initial_cluster_separator),
+            ),
+        ])
+    }
+
+    /// How to tell each node is ready, filled in, for a configured store.
+    pub fn ready_probes(&self) -> Vec<(String, Probe)> {
+        let Some(config) = self.config() else {
+            return Vec::new();
+        };
+        self.nodes()
+            .into_iter()
+            .map(|id| {
+                let probe = match &config.nodes.ready {
+                    target_config::Ready::Http(url) => {
+                        Probe::Http(self.node_command(&id, std::slice::from_ref(url)).concat())
+                    }
+                    target_config::Ready::Command(words) => {
+                        Probe::Command(self.node_command(&id, words))
+                    }
+                };
+                (id, probe)
+            })
+            .collect()
+    }
+
+    /// `id`'s command from `words`, each filled in (for the ready command too).
+    pub fn node_command(
+        &self,
+        id: &str,
+        words: &[target_config::template::Template],
+    ) -> Vec<String> {
+        let Some(config) = self.config() else {
+            return Vec::new();
+        };
+        let values = self.node_values(id, config);
+        words
+            .iter()
+            .map(|word| word.fill(|name| values[name].clone(), str::to_string))
+            .collect()
     }
 
     fn host(&self, id: &str) -> std::net::Ipv4Addr {
@@ -171,6 +326,25 @@ impl LocalCluster {
     }
 
     fn launch(&mut self, id: &str) -> Result<(), String> {
+        self.launch_with(id, false)
+    }
+
+    fn launch_with(&mut self, id: &str, restart: bool) -> Result<(), String> {
+        if let Launcher::Configured { config, .. } = &self.launcher {
+            let config = config.clone();
+            let words = match (&config.nodes.restart, restart) {
+                (Some(words), true) => words,
+                _ => &config.nodes.start,
+            };
+            let data_dir = self.dir.join(id);
+            if restart && !config.nodes.keep_data_dir {
+                let _ = std::fs::remove_dir_all(&data_dir);
+            }
+            std::fs::create_dir_all(&data_dir)
+                .map_err(|error| format!("{}: {error}", data_dir.display()))?;
+            let line = self.node_command(id, words);
+            return self.spawn(id, &line, &["guard", "--"]);
+        }
         let routes = self.routes.get(id);
         let peers = self
             .ports
@@ -183,6 +357,29 @@ impl LocalCluster {
             )
             .collect::<Vec<_>>()
             .join(",");
+        let Launcher::Bundled { store, bug } = &self.launcher else {
+            unreachable!("configured stores launched above");
+        };
+        let mut line = vec![
+            store.clone(),
+            "--id".to_string(),
+            id.to_string(),
+            "--listen".to_string(),
+            format!("{}:{}", self.host(id), self.ports[id]),
+            "--peers".to_string(),
+            peers,
+            "--data-dir".to_string(),
+            self.dir.join(id).display().to_string(),
+        ];
+        if let Some(bug) = bug {
+            line.extend(["--bug".to_string(), bug.clone()]);
+        }
+        self.spawn(id, &line, &["node"])
+    }
+
+    /// Runs this binary's `subcommand` with `line` as node `id`: through its
+    /// wrapper, in its own process group, its output in its log.
+    fn spawn(&mut self, id: &str, line: &[String], subcommand: &[&str]) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -202,18 +399,8 @@ impl LocalCluster {
             None => Command::new(&self.exe),
         };
         command
-            .args([
-                "node",
-                &self.store,
-                "--id",
-                id,
-                "--listen",
-                &format!("{}:{}", self.host(id), self.ports[id]),
-                "--peers",
-                &peers,
-            ])
-            .arg("--data-dir")
-            .arg(self.dir.join(id))
+            .args(subcommand)
+            .args(line)
             .stdout(log)
             .stderr(log_err)
             // Its own process group, so that signals reach anything it starts;
@@ -221,9 +408,6 @@ impl LocalCluster {
             .process_group(0)
             .env(PARENT_PID, std::process::id().to_string())
             .envs(self.environment.get(id).into_iter().flatten());
-        if let Some(bug) = &self.bug {
-            command.args(["--bug", bug]);
-        }
         let child = command
             .spawn()
             .map_err(|error| format!("starting {id}: {error}"))?;
@@ -283,7 +467,7 @@ impl LocalCluster {
     /// A node that cannot be started.
     pub fn restart(&mut self, id: &str) -> Result<(), String> {
         self.kill(id);
-        self.launch(id)
+        self.launch_with(id, true)
     }
 }
 
@@ -294,6 +478,77 @@ impl Drop for LocalCluster {
             // SIGKILL ends a paused process too.
             self.kill(&id);
         }
+    }
+}
+
+/// A readiness probe, filled in for one node.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// A URL that answers 2xx when the node is ready.
+    Http(String),
+    /// A command that exits 0 when it is.
+    Command(Vec<String>),
+}
+
+/// Waits until every node of a configured store passes its probe and a read
+/// through the first node succeeds, for at most the config's ready timeout.
+///
+/// # Errors
+/// The cluster did not answer in time.
+pub async fn wait_until_configured_ready(
+    client: &reqwest::Client,
+    config: &TargetConfig,
+    probes: &[(String, Probe)],
+    addresses: &[String],
+) -> Result<(), String> {
+    let limit = std::time::Duration::from_secs_f64(config.nodes.ready_timeout_s);
+    let deadline = std::time::Instant::now() + limit;
+    let read = crate::run::generator::OpSpec {
+        f: "read",
+        key: "faultline-ready".to_string(),
+        value: serde_json::Value::Null,
+    };
+    let mut waiting = String::new();
+    loop {
+        waiting.clear();
+        for (id, probe) in probes {
+            let ready = match probe {
+                Probe::Http(url) => client
+                    .get(url)
+                    .send()
+                    .await
+                    .is_ok_and(|response| response.status().is_success()),
+                Probe::Command(words) => {
+                    let mut command = tokio::process::Command::new(&words[0]);
+                    command
+                        .args(&words[1..])
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .kill_on_drop(true);
+                    let status = tokio::time::timeout(limit, command.status()).await;
+                    matches!(status, Ok(Ok(status)) if status.success())
+                }
+            };
+            if !ready {
+                waiting = format!("{id} did not pass its ready probe ({probe:?})");
+                break;
+            }
+        }
+        if waiting.is_empty() {
+            let base = format!("http://{}", addresses[0]);
+            match crate::target_config::client::invoke(client, config, &base, &read).await {
+                crate::run::client::Completion::Ok(_) => return Ok(()),
+                other => waiting = format!("a read through n1 did not succeed: {other:?}"),
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{} did not become ready within {} s: {waiting} (see the node logs in the store)",
+                config.name,
+                limit.as_secs_f64()
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
 

@@ -22,3 +22,4 @@ pub mod net;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod target_config;

@@ -5,6 +5,7 @@ pub mod bench_report;
 pub mod check;
 pub mod generate;
 pub mod generate_txn;
+pub mod guard;
 pub mod load;
 pub mod node;
 pub mod overhead;

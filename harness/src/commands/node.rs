@@ -51,7 +51,7 @@ pub fn run(args: &NodeArgs) -> u8 {
 /// A node started by faultline dies with it, even if faultline is killed with
 /// SIGKILL and cannot clean up: the kernel sends this node SIGKILL when its
 /// parent exits. If the parent is already gone, the node stops at once.
-fn die_with_parent() {
+pub fn die_with_parent() {
     let Some(parent) = std::env::var(crate::cluster::PARENT_PID)
         .ok()
         .and_then(|pid| pid.parse::<i32>().ok())

@@ -66,6 +66,27 @@ impl Endpoint {
     }
 }
 
+/// A node as the clients reach it: a bundled store's, or a configured one's.
+#[derive(Debug, Clone)]
+pub enum NodeClient {
+    /// A bundled store's node, through the HTTP/JSON contract of `targets/`.
+    Bundled(Endpoint),
+    /// A configured store's node at a base URL, by its config.
+    Configured(std::sync::Arc<crate::target_config::TargetConfig>, String),
+}
+
+impl NodeClient {
+    /// Sends `op` to the node and classifies the outcome.
+    pub async fn invoke(&self, client: &reqwest::Client, op: &OpSpec) -> Completion {
+        match self {
+            NodeClient::Bundled(endpoint) => invoke(client, endpoint, op).await,
+            NodeClient::Configured(config, base) => {
+                crate::target_config::client::invoke(client, config, base, op).await
+            }
+        }
+    }
+}
+
 /// Sends `op` to the node at `endpoint` and classifies the outcome.
 pub async fn invoke(client: &reqwest::Client, endpoint: &Endpoint, op: &OpSpec) -> Completion {
     let request = match op.f {

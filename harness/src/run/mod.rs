@@ -28,11 +28,12 @@ use crate::exit;
 use crate::net::grudge::Shape;
 use crate::net::netns::{self, NetnsNet};
 use crate::net::{Backend, Degradation, Network, ProxyNet};
+use crate::target_config::TargetConfig;
 use checkers::linearizable;
 use checkers::txn::TxnOptions;
 use checkers::{ModelKind, Validity};
 use clap::Args;
-use client::{Completion, Endpoint, bound_http_client, invoke};
+use client::{Completion, Endpoint, NodeClient, bound_http_client};
 use generator::{GeneratorOptions, Mix, ThreadGenerator, Workload};
 use histories::{EventType, Process};
 use recorder::Recorder;
@@ -51,8 +52,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "chain-kv")]
     pub target: String,
     /// Nodes in the cluster.
-    #[arg(long, default_value_t = 3)]
-    pub nodes: usize,
+    #[arg(long)]
+    pub nodes: Option<usize>,
     /// A planted bug to switch on in every node (see targets/README.md).
     #[arg(long)]
     pub bug: Option<String>,
@@ -134,6 +135,10 @@ pub struct RunArgs {
     /// kv workloads).
     #[arg(long)]
     pub value_prefix: Option<String>,
+    /// A store described by a target config (TOML; see targets/http/etcd.toml)
+    /// instead of a bundled one.
+    #[arg(long)]
+    pub target_config: Option<PathBuf>,
     /// Also write the verdicts as JUnit XML here (a test case per model).
     #[arg(long)]
     pub junit: Option<PathBuf>,
@@ -184,6 +189,11 @@ pub struct Plan {
     /// Written values are strings with this prefix (integers when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_prefix: Option<String>,
+    /// The target config the store was described by, if not bundled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_config: Option<PathBuf>,
+    #[serde(skip)]
+    config: Option<Arc<TargetConfig>>,
     /// The command that reproduces this run's schedule.
     pub command: String,
     #[serde(skip)]
@@ -200,25 +210,40 @@ impl Plan {
     /// # Errors
     /// A message saying what is allowed.
     pub fn from_args(args: &RunArgs) -> Result<Plan, String> {
-        let bugs: &[&str] = match args.target.as_str() {
-            "chain-kv" => chain_kv::Bug::NAMES,
-            "twopc-kv" => twopc_kv::Bug::NAMES,
-            other => {
+        let config = match &args.target_config {
+            Some(path) => Some(Arc::new(crate::target_config::load(path)?)),
+            None => None,
+        };
+        let target = match &config {
+            Some(config) => config.name.clone(),
+            None => args.target.clone(),
+        };
+        let bugs: &[&str] = match (target.as_str(), &config) {
+            (_, Some(_)) => &[],
+            ("chain-kv", None) => chain_kv::Bug::NAMES,
+            ("twopc-kv", None) => twopc_kv::Bug::NAMES,
+            (other, None) => {
                 return Err(format!(
-                    "unknown target {other:?}; expected chain-kv or twopc-kv (a config file for other stores comes with --target-config)"
+                    "unknown target {other:?}; expected chain-kv or twopc-kv, or describe the store in a file for --target-config (see targets/http/etcd.toml)"
                 ));
             }
         };
         if let Some(bug) = &args.bug
             && !bugs.contains(&bug.as_str())
         {
-            return Err(format!(
-                "{} has no bug {bug:?}; expected one of {}",
-                args.target,
-                bugs.join(", ")
-            ));
+            return Err(if config.is_some() {
+                format!("--bug plants a bug in a bundled store; {target} is not one")
+            } else {
+                format!(
+                    "{target} has no bug {bug:?}; expected one of {}",
+                    bugs.join(", ")
+                )
+            });
         }
-        if args.nodes == 0 {
+        let nodes = args
+            .nodes
+            .unwrap_or_else(|| config.as_ref().map_or(3, |config| config.nodes.count));
+        if nodes == 0 {
             return Err("--nodes must be at least 1".to_string());
         }
         let workload = Workload::from_name(&args.workload).ok_or_else(|| {
@@ -228,17 +253,14 @@ impl Plan {
                 Workload::NAMES.join(", ")
             )
         })?;
-        if workload.transactional() && args.target != "twopc-kv" {
+        if workload.transactional() && target != "twopc-kv" {
             return Err(format!(
-                "--workload {} needs transactions, which {} does not serve; use --target twopc-kv",
+                "--workload {} needs transactions, which {target} does not serve; use --target twopc-kv",
                 workload.name(),
-                args.target
             ));
         }
         let concurrency = match args.concurrency.strip_suffix('n') {
-            Some(per_node) => per_node
-                .parse::<usize>()
-                .map(|per_node| per_node * args.nodes),
+            Some(per_node) => per_node.parse::<usize>().map(|per_node| per_node * nodes),
             None => args.concurrency.parse::<usize>(),
         }
         .ok()
@@ -279,23 +301,39 @@ impl Plan {
         } else {
             check::parse_models(&args.models)?
         };
-        let nemesis = nemesis_options(args)?;
-        let net = choose_net(args, &nemesis.faults)?;
+        let nemesis = nemesis_options(args, nodes, config.as_deref())?;
+        if let Some(config) = &config {
+            check_capabilities(config, workload, mix, &nemesis.faults)?;
+        }
+        let net = choose_net(args, &nemesis.faults, config.as_deref())?;
+        if let Some(config) = &config
+            && net != Some(Backend::Netns)
+            && nodes > 1
+            && let Some(port) = config.nodes.client_port.or(config.nodes.peer_port)
+        {
+            return Err(format!(
+                "{}: nodes.client_port / nodes.peer_port: port {port} is fixed, but the nodes share loopback here: a port clash; leave the ports out (free ones are chosen) or use --net netns",
+                args.target_config
+                    .as_ref()
+                    .expect("a config has a path")
+                    .display()
+            ));
+        }
         store::check_writable(&args.store)?;
         let seed = args
             .seed
             .unwrap_or_else(|| chrono::Utc::now().timestamp_micros() as u64);
-        let test = format!("{}-{}", args.target, workload.name());
+        let test = format!("{target}-{}", workload.name());
+        let target_flag = match &args.target_config {
+            Some(path) => format!(
+                "--target-config {}",
+                shell_quote(&path.display().to_string())
+            ),
+            None => format!("--target {target}"),
+        };
         let mut command = format!(
-            "faultline run --target {} --nodes {} --workload {} --concurrency {concurrency} --rate {} --time-limit {} --key-count {} --ops-per-key {} --mix {} --seed {seed}",
-            args.target,
-            args.nodes,
-            args.workload,
-            args.rate,
-            args.time_limit,
-            args.key_count,
-            args.ops_per_key,
-            args.mix
+            "faultline run {target_flag} --nodes {nodes} --workload {} --concurrency {concurrency} --rate {} --time-limit {} --key-count {} --ops-per-key {} --mix {} --seed {seed}",
+            args.workload, args.rate, args.time_limit, args.key_count, args.ops_per_key, args.mix
         );
         if let Some(bug) = &args.bug {
             command.push_str(&format!(" --bug {bug}"));
@@ -325,8 +363,8 @@ impl Plan {
             version: env!("CARGO_PKG_VERSION"),
             test,
             seed,
-            target: args.target.clone(),
-            nodes: args.nodes,
+            target,
+            nodes,
             bug: args.bug.clone(),
             workload,
             concurrency,
@@ -341,6 +379,8 @@ impl Plan {
             nemesis,
             net,
             value_prefix: args.value_prefix.clone(),
+            target_config: args.target_config.clone(),
+            config,
             command,
             store: args.store.clone(),
             stats: args.stats,
@@ -350,6 +390,40 @@ impl Plan {
             },
         })
     }
+}
+
+/// Refuses what a configured store cannot take: faults its config rules out,
+/// and cas when it has none.
+fn check_capabilities(
+    config: &TargetConfig,
+    workload: Workload,
+    mix: Mix,
+    faults: &[nemesis::Fault],
+) -> Result<(), String> {
+    if workload.transactional() {
+        return Err(format!(
+            "--workload {} needs transactions; a target config describes read, write and cas only",
+            workload.name()
+        ));
+    }
+    if config.operations.cas.is_none() && workload != Workload::Kv && mix.cas > 0 {
+        return Err(format!(
+            "{}'s config has no operations.cas; use --workload kv or a mix without cas (--mix 1,1,0)",
+            config.name
+        ));
+    }
+    for (fault, allowed, field) in [
+        (nemesis::Fault::Kill, config.capabilities.kill, "kill"),
+        (nemesis::Fault::Pause, config.capabilities.pause, "pause"),
+    ] {
+        if faults.contains(&fault) && !allowed {
+            return Err(format!(
+                "{}'s config says capabilities.{field} = false: no {field} nemesis",
+                config.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `text` as one shell word.
@@ -366,7 +440,11 @@ fn shell_quote(text: &str) -> String {
 }
 
 /// The nemesis part of the plan.
-fn nemesis_options(args: &RunArgs) -> Result<nemesis::Options, String> {
+fn nemesis_options(
+    args: &RunArgs,
+    nodes: usize,
+    config: Option<&TargetConfig>,
+) -> Result<nemesis::Options, String> {
     let faults = nemesis::Fault::parse_list(&args.nemesis)?;
     let targets = nemesis::Targets::parse_list(&args.nemesis_targets)?;
     if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
@@ -377,7 +455,7 @@ fn nemesis_options(args: &RunArgs) -> Result<nemesis::Options, String> {
     }
     let shapes = match &args.grudge {
         Some(grudge) => {
-            let nodes: Vec<String> = (1..=args.nodes).map(|n| format!("n{n}")).collect();
+            let nodes: Vec<String> = (1..=nodes).map(|n| format!("n{n}")).collect();
             vec![Shape::parse_grudge(grudge, &nodes)?]
         }
         None => Shape::parse_list(&args.partition)?,
@@ -395,6 +473,19 @@ fn nemesis_options(args: &RunArgs) -> Result<nemesis::Options, String> {
         ));
     }
     if faults.contains(&nemesis::Fault::Clock) {
+        if let Some(config) = config
+            && !config.capabilities.clock
+        {
+            return Err(format!(
+                "the clock nemesis cannot skew {}'s clocks: {}; its config says capabilities.clock = false",
+                config.name,
+                config
+                    .capabilities
+                    .clock_note
+                    .as_deref()
+                    .unwrap_or("libfaketime does not reach its clock")
+            ));
+        }
         crate::clock::library()?;
     }
     Ok(nemesis::Options {
@@ -414,10 +505,47 @@ fn nemesis_options(args: &RunArgs) -> Result<nemesis::Options, String> {
 /// the faults; otherwise a backend is needed only when the plan partitions or
 /// degrades links, and for the bundled targets, which take their peers'
 /// addresses from the harness, `auto` means the rootless proxies.
-fn choose_net(args: &RunArgs, faults: &[nemesis::Fault]) -> Result<Option<Backend>, String> {
+fn choose_net(
+    args: &RunArgs,
+    faults: &[nemesis::Fault],
+    config: Option<&TargetConfig>,
+) -> Result<Option<Backend>, String> {
     let needs_net = faults
         .iter()
         .any(|fault| matches!(fault, nemesis::Fault::Partition | nemesis::Fault::Packet));
+    if let Some(config) = config {
+        // A third-party store takes the backends its config names.
+        let allowed = &config.capabilities.partition;
+        let chosen = match Backend::parse(&args.net)? {
+            Some(backend) => Some(backend),
+            None if !needs_net => None,
+            None if allowed.iter().any(|name| name == "netns") && netns::available() => {
+                Some(Backend::Netns)
+            }
+            None if allowed.iter().any(|name| name == "proxy") => Some(Backend::Proxy),
+            None => {
+                return Err(format!(
+                    "partitions of {} need the netns backend (its config allows {}), which needs root",
+                    config.name,
+                    allowed.join(", ")
+                ));
+            }
+        };
+        return match chosen {
+            Some(Backend::Netns) if !netns::available() => {
+                Err("--net netns needs root".to_string())
+            }
+            Some(backend) if needs_net && !allowed.iter().any(|name| name == backend.name()) => {
+                Err(format!(
+                    "{}'s config allows partitions through {} only (capabilities.partition), not {}",
+                    config.name,
+                    allowed.join(", "),
+                    backend.name()
+                ))
+            }
+            other => Ok(other),
+        };
+    }
     match Backend::parse(&args.net)? {
         Some(Backend::Netns) if netns::available() => Ok(Some(Backend::Netns)),
         Some(Backend::Netns) => {
@@ -465,14 +593,19 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     std::fs::write(dir.join("plan.json"), plan_json).map_err(|error| error.to_string())?;
 
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let mut cluster = LocalCluster::prepare(
-        &exe,
-        &plan.target,
-        plan.nodes,
-        &dir.join("nodes"),
-        &dir.join("nodes"),
-        plan.bug.as_deref(),
-    )?;
+    let mut cluster = match &plan.config {
+        Some(config) => {
+            LocalCluster::prepare_configured(&exe, config.clone(), plan.nodes, &dir.join("nodes"))?
+        }
+        None => LocalCluster::prepare(
+            &exe,
+            &plan.target,
+            plan.nodes,
+            &dir.join("nodes"),
+            &dir.join("nodes"),
+            plan.bug.as_deref(),
+        )?,
+    };
     // Links through proxies, clocks through libfaketime: set before any node
     // starts, kept across restarts.
     let mut local_address = None;
@@ -498,7 +631,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             Some(Arc::new(std::sync::Mutex::new(Network::Netns(net))))
         }
         Some(Backend::Proxy) => {
-            let net = ProxyNet::new(&cluster.node_addresses())?;
+            let net = ProxyNet::new(&cluster.peer_addresses())?;
             let mut links = serde_json::Map::new();
             for from in cluster.ids() {
                 for to in cluster.ids() {
@@ -532,7 +665,14 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         plan.concurrency,
         local_address,
     );
-    crate::cluster::wait_until_ready(&client, &addresses).await?;
+    match &plan.config {
+        Some(config) => {
+            let probes = cluster.ready_probes();
+            crate::cluster::wait_until_configured_ready(&client, config, &probes, &addresses)
+                .await?;
+        }
+        None => crate::cluster::wait_until_ready(&client, &addresses).await?,
+    }
 
     let start = Instant::now();
     let recorder = Arc::new(
@@ -577,7 +717,13 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     // Worker `thread` is bound to node `thread mod n`, and stops on `stop`.
     let endpoints = addresses
         .iter()
-        .map(|address| Endpoint::new(address))
+        .map(|address| match &plan.config {
+            Some(config) => Ok(NodeClient::Configured(
+                config.clone(),
+                format!("http://{address}"),
+            )),
+            None => Endpoint::new(address).map(NodeClient::Bundled),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let make_worker = |thread: usize, stop: &Arc<AtomicBool>| Worker {
         thread,
@@ -845,7 +991,7 @@ struct Worker {
     thread: usize,
     workload: Workload,
     concurrency: usize,
-    endpoint: Endpoint,
+    endpoint: NodeClient,
     client: reqwest::Client,
     recorder: Arc<Recorder>,
     stop: Arc<AtomicBool>,
@@ -902,7 +1048,7 @@ impl Worker {
                 .map_err(|error| format!("writing the history: {error}"))
         };
         record(EventType::Invoke, op.value.clone(), None)?;
-        let completion = invoke(&self.client, &self.endpoint, op).await;
+        let completion = self.endpoint.invoke(&self.client, op).await;
         match &completion {
             Completion::Ok(value) => record(EventType::Ok, value.clone(), None)?,
             Completion::Fail(error) => {

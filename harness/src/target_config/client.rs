@@ -1,0 +1,247 @@
+//! Operations on a configured store: an operation becomes the request its
+//! config describes, and the response — or the error — becomes `ok`, `fail`
+//! or `info` by the config's error table, here and nowhere else.
+//!
+//! Values travel as text: an integer as its digits, a string as itself. Read
+//! back, text that is an integer is one, any other text a string.
+
+use super::{Request, TargetConfig};
+use crate::run::client::Completion;
+use crate::run::generator::OpSpec;
+use serde_json::{Value, json};
+
+/// Sends `op` to the node at `base` (`http://host:port`) and classifies the outcome.
+pub async fn invoke(
+    client: &reqwest::Client,
+    config: &TargetConfig,
+    base: &str,
+    op: &OpSpec,
+) -> Completion {
+    let request = match op.f {
+        "read" => &config.operations.read,
+        "write" => &config.operations.write,
+        "cas" => match &config.operations.cas {
+            Some(cas) => cas,
+            None => return Completion::Fail(json!("the target config has no cas")),
+        },
+        other => return Completion::Fail(json!(format!("{other} is not supported"))),
+    };
+    let (value, old, new) = match op.f {
+        "cas" => (Value::Null, op.value[0].clone(), op.value[1].clone()),
+        _ => (op.value.clone(), Value::Null, Value::Null),
+    };
+    let fill = |name: &str| match name {
+        "key" => op.key.clone(),
+        "value" => value_text(&value),
+        "old" => value_text(&old),
+        _ => value_text(&new),
+    };
+    let body = match (&request.body_if_absent, old.is_null() && op.f == "cas") {
+        (Some(absent), true) => Some(absent),
+        _ => request.body.as_ref(),
+    };
+    let mut builder = client.request(
+        request.method.clone(),
+        format!("{base}{}", request.path.fill(fill, path_escape)),
+    );
+    if let Some(body) = body {
+        builder = builder
+            .header("content-type", "application/json")
+            .body(body.fill(fill, json_escape));
+    }
+    let outcome = match builder.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            match response.bytes().await {
+                Ok(body) => classify(config, request, op, status, &body),
+                Err(error) => Completion::Info(json!(format!("indeterminate: {error}"))),
+            }
+        }
+        Err(error) if error.is_connect() => Completion::Fail(json!(format!("connect: {error}"))),
+        Err(error) => Completion::Info(json!(format!("indeterminate: {error}"))),
+    };
+    match outcome {
+        // Reads change nothing: one that may have run is one that did not.
+        Completion::Info(error) if op.f == "read" => Completion::Fail(error),
+        other => other,
+    }
+}
+
+/// A response's verdict by the config.
+fn classify(
+    config: &TargetConfig,
+    request: &Request,
+    op: &OpSpec,
+    status: u16,
+    body: &[u8],
+) -> Completion {
+    let reply: Option<Value> = serde_json::from_slice(body).ok();
+    if !(200..300).contains(&status) {
+        let code = config
+            .errors
+            .code
+            .as_deref()
+            .and_then(|pointer| reply.as_ref()?.pointer(pointer).cloned());
+        let error = match &code {
+            Some(code) => json!(format!("http-{status} code {code}")),
+            None => json!(format!("http-{status}")),
+        };
+        let definite = config.errors.definite_statuses.contains(&status)
+            || code.is_some_and(|code| config.errors.definite_codes.contains(&code));
+        return if definite {
+            Completion::Fail(error)
+        } else {
+            Completion::Info(error)
+        };
+    }
+    match op.f {
+        "read" => {
+            let Some(reply) = reply else {
+                return Completion::Fail(json!("unreadable reply"));
+            };
+            let pointer = request.value.as_deref().unwrap_or("");
+            match reply.pointer(pointer) {
+                None | Some(Value::Null) => Completion::Ok(Value::Null),
+                Some(Value::String(text)) => match decode(text, request.value_encoding) {
+                    Ok(value) => Completion::Ok(value),
+                    Err(error) => Completion::Fail(json!(error)),
+                },
+                Some(other) => Completion::Ok(other.clone()),
+            }
+        }
+        "cas" => {
+            let succeeded = request
+                .success
+                .as_deref()
+                .and_then(|pointer| reply.as_ref()?.pointer(pointer))
+                .is_some_and(|flag| flag == &Value::Bool(true));
+            if succeeded {
+                Completion::Ok(op.value.clone())
+            } else {
+                Completion::Fail(json!("compare failed"))
+            }
+        }
+        _ => Completion::Ok(op.value.clone()),
+    }
+}
+
+fn decode(text: &str, encoding: super::template::Encoding) -> Result<Value, String> {
+    let text = match encoding {
+        super::template::Encoding::Plain => text.to_string(),
+        super::template::Encoding::Base64 => {
+            let bytes = super::template::base64_decode(text)?;
+            String::from_utf8(bytes).map_err(|_| "a value that is not UTF-8".to_string())?
+        }
+    };
+    Ok(parse_value_text(&text))
+}
+
+/// A value as the store keeps it: an integer's digits, a string itself.
+pub fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// What was read, back as a value: an integer if it is one, else the text.
+pub fn parse_value_text(text: &str) -> Value {
+    match text.parse::<i64>() {
+        Ok(number) if number.to_string() == text => json!(number),
+        _ => Value::String(text.to_string()),
+    }
+}
+
+/// Text for inside a JSON string.
+pub fn json_escape(text: &str) -> String {
+    let quoted = serde_json::to_string(text).expect("a string serializes");
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// Text for a URL path segment: everything but unreserved characters
+/// percent-encoded.
+pub fn path_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_as_text() {
+        for value in [json!(1002), json!(-3), json!("</script>'\""), json!("007")] {
+            assert_eq!(parse_value_text(&value_text(&value)), value);
+        }
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(json_escape("a\"b\\\n"), "a\\\"b\\\\\\n");
+        assert_eq!(path_escape("k1/ é"), "k1%2F%20%C3%A9");
+    }
+
+    fn etcd() -> TargetConfig {
+        super::super::parse("etcd.toml", include_str!("../../../targets/http/etcd.toml")).unwrap()
+    }
+
+    fn op(f: &'static str, value: Value) -> OpSpec {
+        OpSpec {
+            f,
+            key: "k1".to_string(),
+            value,
+        }
+    }
+
+    #[test]
+    fn etcd_responses_are_classified_by_its_config() {
+        let config = etcd();
+        let read = op("read", Value::Null);
+        let cas = op("cas", json!([1, 2]));
+        let write = op("write", json!(5));
+        let reads = &config.operations.read;
+        let cass = config.operations.cas.as_ref().unwrap();
+        let writes = &config.operations.write;
+        let found = br#"{"header":{},"kvs":[{"key":"azE=","value":"MTAwMg=="}],"count":"1"}"#;
+        assert_eq!(
+            classify(&config, reads, &read, 200, found),
+            Completion::Ok(json!(1002))
+        );
+        assert_eq!(
+            classify(&config, reads, &read, 200, br#"{"header":{}}"#),
+            Completion::Ok(Value::Null)
+        );
+        assert_eq!(
+            classify(
+                &config,
+                cass,
+                &cas,
+                200,
+                br#"{"header":{},"succeeded":true}"#
+            ),
+            Completion::Ok(json!([1, 2]))
+        );
+        assert!(matches!(
+            classify(&config, cass, &cas, 200, br#"{"header":{}}"#),
+            Completion::Fail(_)
+        ));
+        let no_quorum = br#"{"error":"etcdserver: request timed out","code":14}"#;
+        assert_eq!(
+            classify(&config, writes, &write, 503, no_quorum),
+            Completion::Info(json!("http-503 code 14"))
+        );
+        assert!(matches!(
+            classify(&config, writes, &write, 400, br#"{"code":3}"#),
+            Completion::Fail(_)
+        ));
+    }
+}

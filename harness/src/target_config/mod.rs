@@ -1,0 +1,551 @@
+//! Target configs: a store nobody here wrote, described in TOML — how to start,
+//! stop, kill, pause and restart its nodes, how read, write and cas become HTTP
+//! requests and responses become `ok`, `fail` or `info`, and what faults it can
+//! take. Everything is checked when the file is read, before anything starts,
+//! and errors name the field. `targets/http/etcd.toml` is the worked example.
+
+pub mod client;
+pub mod template;
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::Path;
+use template::Template;
+
+/// Placeholders of a node's command templates.
+pub const NODE_PLACEHOLDERS: &[&str] = &[
+    "id",
+    "host",
+    "client_port",
+    "peer_port",
+    "data_dir",
+    "initial_cluster",
+];
+/// Placeholders of an operation's path and body.
+pub const OPERATION_PLACEHOLDERS: &[&str] = &["key", "value", "old", "new"];
+
+/// A store's config, checked.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    /// The store's name (the run's test name starts with it).
+    pub name: String,
+    /// Its nodes.
+    pub nodes: NodeSpec,
+    /// Its operations.
+    pub operations: Operations,
+    /// Which failures are definite.
+    pub errors: Errors,
+    /// What faults it can take.
+    pub capabilities: Capabilities,
+}
+
+/// How nodes run.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// Nodes unless `--nodes` says otherwise.
+    pub count: usize,
+    /// The command that starts a node (words split on spaces).
+    pub start: Vec<Template>,
+    /// One member of `{initial_cluster}`.
+    pub initial_cluster_member: Template,
+    /// Between members of `{initial_cluster}`.
+    pub initial_cluster_separator: String,
+    /// How to know a node is ready.
+    pub ready: Ready,
+    /// Seconds to wait for the cluster to be ready.
+    pub ready_timeout_s: f64,
+    /// The command that restarts a killed node (default: `start`).
+    pub restart: Option<Vec<Template>>,
+    /// Whether a node's data dir survives a restart (else it is emptied).
+    pub keep_data_dir: bool,
+    /// Fixed client port (else a free one per node).
+    pub client_port: Option<u16>,
+    /// Fixed peer port (else a free one per node).
+    pub peer_port: Option<u16>,
+}
+
+/// A readiness probe.
+#[derive(Debug, Clone)]
+pub enum Ready {
+    /// A GET that answers 2xx.
+    Http(Template),
+    /// A command that exits 0.
+    Command(Vec<Template>),
+}
+
+/// The operations.
+#[derive(Debug, Clone)]
+pub struct Operations {
+    /// Read a key.
+    pub read: Request,
+    /// Write a key.
+    pub write: Request,
+    /// Compare-and-set, if the store has it.
+    pub cas: Option<Request>,
+}
+
+/// One operation as an HTTP request, and how to read its response.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// GET, PUT, POST or DELETE.
+    pub method: reqwest::Method,
+    /// The path (placeholders percent-encoded).
+    pub path: Template,
+    /// The JSON body, if any (placeholders JSON-escaped).
+    pub body: Option<Template>,
+    /// For a cas whose expected value is absent: the body instead.
+    pub body_if_absent: Option<Template>,
+    /// Where a read's value is in the response (missing: absent).
+    pub value: Option<String>,
+    /// How that value is encoded.
+    pub value_encoding: template::Encoding,
+    /// Where a cas's success flag is (missing: false, a definite failure).
+    pub success: Option<String>,
+}
+
+/// Which failures are definite; every other error leaves a write's or a cas's
+/// outcome unknown (a read's is a failure whatever happened).
+#[derive(Debug, Clone)]
+pub struct Errors {
+    /// HTTP statuses that mean the operation did not happen.
+    pub definite_statuses: Vec<u16>,
+    /// Where an error's code is in the body.
+    pub code: Option<String>,
+    /// Codes that mean the operation did not happen.
+    pub definite_codes: Vec<Value>,
+}
+
+/// What faults the store can take.
+#[derive(Debug, Clone)]
+pub struct Capabilities {
+    /// Partition backends that work (`netns`, `proxy`).
+    pub partition: Vec<String>,
+    /// Whether nodes may be killed and restarted.
+    pub kill: bool,
+    /// Whether nodes may be paused.
+    pub pause: bool,
+    /// Whether libfaketime moves the store's clock.
+    pub clock: bool,
+    /// Why not, if not.
+    pub clock_note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: String,
+    nodes: RawNodes,
+    operations: RawOperations,
+    #[serde(default)]
+    errors: RawErrors,
+    #[serde(default)]
+    capabilities: RawCapabilities,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNodes {
+    #[serde(default = "three")]
+    count: usize,
+    start: String,
+    initial_cluster_member: Option<String>,
+    #[serde(default = "comma")]
+    initial_cluster_separator: String,
+    ready: RawReady,
+    restart: Option<String>,
+    #[serde(default = "yes")]
+    keep_data_dir: bool,
+    client_port: Option<u16>,
+    peer_port: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReady {
+    http: Option<String>,
+    command: Option<String>,
+    #[serde(default = "thirty")]
+    timeout_s: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperations {
+    read: RawRequest,
+    write: RawRequest,
+    cas: Option<RawRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    method: String,
+    path: String,
+    body: Option<String>,
+    body_if_absent: Option<String>,
+    value: Option<String>,
+    #[serde(default = "plain")]
+    encoding: String,
+    success: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawErrors {
+    #[serde(default)]
+    definite_statuses: Vec<u16>,
+    code: Option<String>,
+    #[serde(default)]
+    definite_codes: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCapabilities {
+    #[serde(default = "netns_only")]
+    partition: Vec<String>,
+    #[serde(default = "yes")]
+    kill: bool,
+    #[serde(default = "yes")]
+    pause: bool,
+    #[serde(default)]
+    clock: bool,
+    clock_note: Option<String>,
+}
+
+impl Default for RawCapabilities {
+    fn default() -> Self {
+        RawCapabilities {
+            partition: netns_only(),
+            kill: true,
+            pause: true,
+            clock: false,
+            clock_note: None,
+        }
+    }
+}
+
+fn three() -> usize {
+    3
+}
+fn comma() -> String {
+    ",".to_string()
+}
+fn yes() -> bool {
+    true
+}
+fn thirty() -> f64 {
+    30.0
+}
+fn plain() -> String {
+    "plain".to_string()
+}
+fn netns_only() -> Vec<String> {
+    vec!["netns".to_string()]
+}
+
+/// Reads and checks the config at `path`.
+///
+/// # Errors
+/// `FILE: FIELD: what is wrong` (or `FILE: line N: …` for TOML syntax).
+pub fn load(path: &Path) -> Result<TargetConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("{}: cannot read the target config: {error}", path.display()))?;
+    parse(&path.display().to_string(), &text)
+}
+
+/// Checks a config's `text`; `file` names it in errors.
+///
+/// # Errors
+/// As [`load`].
+pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
+    let raw: RawConfig = toml::from_str(text).map_err(|error| {
+        let line = error
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        let message = error.message().trim_end().to_string();
+        match line {
+            Some(line) => format!("{file}: line {line}: {message}"),
+            None => format!("{file}: {message}"),
+        }
+    })?;
+    let at = |field: &str, problem: String| format!("{file}: {field}: {problem}");
+    if raw.name.trim().is_empty()
+        || !raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(at(
+            "name",
+            format!("{:?}: expected letters, digits, - or _", raw.name),
+        ));
+    }
+    let node_template = |field: &str, text: &str| {
+        words(text)
+            .iter()
+            .map(|word| Template::parse(word, NODE_PLACEHOLDERS))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|problem| at(field, problem))
+            .and_then(|words| {
+                if words.is_empty() {
+                    Err(at(field, "an empty command".to_string()))
+                } else {
+                    Ok(words)
+                }
+            })
+    };
+    let nodes = &raw.nodes;
+    if nodes.count == 0 {
+        return Err(at("nodes.count", "must be at least 1".to_string()));
+    }
+    let start = node_template("nodes.start", &nodes.start)?;
+    let restart = match &nodes.restart {
+        Some(text) => Some(node_template("nodes.restart", text)?),
+        None => None,
+    };
+    let initial_cluster_member = Template::parse(
+        nodes
+            .initial_cluster_member
+            .as_deref()
+            .unwrap_or("{id}={host}:{peer_port}"),
+        &NODE_PLACEHOLDERS[..4],
+    )
+    .map_err(|problem| at("nodes.initial_cluster_member", problem))?;
+    let ready = match (&nodes.ready.http, &nodes.ready.command) {
+        (Some(url), None) => {
+            let template = Template::parse(url, NODE_PLACEHOLDERS)
+                .map_err(|problem| at("nodes.ready.http", problem))?;
+            if !url.starts_with("http://") {
+                return Err(at(
+                    "nodes.ready.http",
+                    format!("{url:?}: expected an http:// URL"),
+                ));
+            }
+            Ready::Http(template)
+        }
+        (None, Some(command)) => Ready::Command(node_template("nodes.ready.command", command)?),
+        _ => {
+            return Err(at(
+                "nodes.ready",
+                "expected exactly one of http (a URL answering 2xx) or command (exiting 0)"
+                    .to_string(),
+            ));
+        }
+    };
+    if !(nodes.ready.timeout_s > 0.0 && nodes.ready.timeout_s.is_finite()) {
+        return Err(at(
+            "nodes.ready.timeout_s",
+            "must be a positive number of seconds".to_string(),
+        ));
+    }
+    if let (Some(client), Some(peer)) = (nodes.client_port, nodes.peer_port)
+        && client == peer
+    {
+        return Err(at(
+            "nodes.peer_port",
+            format!("{peer} is nodes.client_port too: a port clash"),
+        ));
+    }
+    let read = request(&at, "operations.read", &raw.operations.read)?;
+    let write = request(&at, "operations.write", &raw.operations.write)?;
+    let cas = match &raw.operations.cas {
+        Some(raw_cas) => {
+            let cas = request(&at, "operations.cas", raw_cas)?;
+            if cas.success.is_none() {
+                return Err(at(
+                    "operations.cas.success",
+                    "missing: where the response says whether the cas took effect (a JSON pointer such as /succeeded)".to_string(),
+                ));
+            }
+            Some(cas)
+        }
+        None => None,
+    };
+    if read.value.is_none() {
+        return Err(at(
+            "operations.read.value",
+            "missing: where the value read is in the response (a JSON pointer such as /kvs/0/value)"
+                .to_string(),
+        ));
+    }
+    if let Some(pointer) = &raw.errors.code {
+        check_pointer(&at, "errors.code", pointer)?;
+    }
+    for backend in &raw.capabilities.partition {
+        if backend != "netns" && backend != "proxy" {
+            return Err(at(
+                "capabilities.partition",
+                format!("unknown backend {backend:?}; expected netns or proxy"),
+            ));
+        }
+    }
+    Ok(TargetConfig {
+        name: raw.name,
+        nodes: NodeSpec {
+            count: nodes.count,
+            start,
+            initial_cluster_member,
+            initial_cluster_separator: nodes.initial_cluster_separator.clone(),
+            ready,
+            ready_timeout_s: nodes.ready.timeout_s,
+            restart,
+            keep_data_dir: nodes.keep_data_dir,
+            client_port: nodes.client_port,
+            peer_port: nodes.peer_port,
+        },
+        operations: Operations { read, write, cas },
+        errors: Errors {
+            definite_statuses: raw.errors.definite_statuses,
+            code: raw.errors.code,
+            definite_codes: raw.errors.definite_codes,
+        },
+        capabilities: Capabilities {
+            partition: raw.capabilities.partition,
+            kill: raw.capabilities.kill,
+            pause: raw.capabilities.pause,
+            clock: raw.capabilities.clock,
+            clock_note: raw.capabilities.clock_note,
+        },
+    })
+}
+
+fn request(
+    at: &dyn Fn(&str, String) -> String,
+    field: &str,
+    raw: &RawRequest,
+) -> Result<Request, String> {
+    let method = match raw.method.to_ascii_uppercase().as_str() {
+        "GET" => reqwest::Method::GET,
+        "PUT" => reqwest::Method::PUT,
+        "POST" => reqwest::Method::POST,
+        "DELETE" => reqwest::Method::DELETE,
+        other => {
+            return Err(at(
+                &format!("{field}.method"),
+                format!("{other:?}: expected GET, PUT, POST or DELETE"),
+            ));
+        }
+    };
+    if !raw.path.starts_with('/') {
+        return Err(at(
+            &format!("{field}.path"),
+            format!("{:?}: expected a path starting with /", raw.path),
+        ));
+    }
+    let path = Template::parse(&raw.path, OPERATION_PLACEHOLDERS)
+        .map_err(|problem| at(&format!("{field}.path"), problem))?;
+    let body_template = |name: &str, text: &Option<String>| -> Result<Option<Template>, String> {
+        let Some(text) = text else { return Ok(None) };
+        let field = format!("{field}.{name}");
+        let template =
+            Template::parse(text, OPERATION_PLACEHOLDERS).map_err(|problem| at(&field, problem))?;
+        // Filled with sample values, a body must be JSON.
+        let sample = template.fill(|_| "sample \"1\"".to_string(), client::json_escape);
+        serde_json::from_str::<Value>(&sample).map_err(|error| {
+            at(
+                &field,
+                format!("not JSON once its placeholders are filled ({error}); placeholders go inside strings, e.g. \"{{key}}\""),
+            )
+        })?;
+        Ok(Some(template))
+    };
+    let body = body_template("body", &raw.body)?;
+    let body_if_absent = body_template("body_if_absent", &raw.body_if_absent)?;
+    let value_encoding = match raw.encoding.as_str() {
+        "plain" => template::Encoding::Plain,
+        "base64" => template::Encoding::Base64,
+        other => {
+            return Err(at(
+                &format!("{field}.encoding"),
+                format!("{other:?}: expected plain or base64"),
+            ));
+        }
+    };
+    for (name, pointer) in [("value", &raw.value), ("success", &raw.success)] {
+        if let Some(pointer) = pointer {
+            check_pointer(at, &format!("{field}.{name}"), pointer)?;
+        }
+    }
+    Ok(Request {
+        method,
+        path,
+        body,
+        body_if_absent,
+        value: raw.value.clone(),
+        value_encoding,
+        success: raw.success.clone(),
+    })
+}
+
+fn check_pointer(
+    at: &dyn Fn(&str, String) -> String,
+    field: &str,
+    pointer: &str,
+) -> Result<(), String> {
+    if pointer.is_empty() || pointer.starts_with('/') {
+        Ok(())
+    } else {
+        Err(at(
+            field,
+            format!("{pointer:?}: expected a JSON pointer such as /kvs/0/value"),
+        ))
+    }
+}
+
+/// A command line split into words on spaces (no quoting: each word is one
+/// argument, so values never pass through a shell).
+pub fn words(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ETCD: &str = include_str!("../../../targets/http/etcd.toml");
+
+    #[test]
+    fn the_etcd_config_is_valid() {
+        let config = parse("etcd.toml", ETCD).unwrap();
+        assert_eq!(config.name, "etcd");
+        assert_eq!(config.nodes.count, 3);
+        assert!(config.operations.cas.is_some());
+        assert!(!config.capabilities.clock);
+        assert_eq!(config.capabilities.partition, ["netns"]);
+    }
+
+    fn error_of(text: &str) -> String {
+        parse("t.toml", text).unwrap_err()
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let missing = ETCD.replace("[operations.write]", "[operations.unused]");
+        assert!(
+            error_of(&missing).starts_with("t.toml: line "),
+            "{}",
+            error_of(&missing)
+        );
+        let unknown = ETCD.replace("{new:base64}", "{nwe:base64}");
+        assert_eq!(
+            error_of(&unknown),
+            "t.toml: operations.cas.body: unknown placeholder {nwe}; expected one of {key}, {value}, {old}, {new}"
+        );
+        let bad_body = ETCD.replace(r#""key": "{key:base64}"}'"#, r#""key": {key:base64}}'"#);
+        assert!(
+            error_of(&bad_body).contains("operations.read.body: not JSON"),
+            "{}",
+            error_of(&bad_body)
+        );
+        let clash = ETCD.replace("[nodes]", "[nodes]\nclient_port = 2379\npeer_port = 2379");
+        assert_eq!(
+            error_of(&clash),
+            "t.toml: nodes.peer_port: 2379 is nodes.client_port too: a port clash"
+        );
+        let node = ETCD.replace("--name {id}", "--name {name}");
+        assert!(error_of(&node).starts_with("t.toml: nodes.start: unknown placeholder {name}"));
+        let method = ETCD.replacen("method = \"POST\"", "method = \"FETCH\"", 1);
+        assert!(error_of(&method).contains("operations.read.method: \"FETCH\""));
+    }
+}

@@ -1,0 +1,187 @@
+//! Stores described by a target config: etcd (Debian's etcd-server) as a real
+//! third-party target under partitions and kills in network namespaces, and
+//! config errors refused before anything starts, naming the field.
+
+use crate::util::{outcome, run};
+use std::path::Path;
+
+const ETCD_CONFIG: &str = "targets/http/etcd.toml";
+
+/// Whether etcd can run here: installed, and root for the netns backend.
+/// `.ci/run` installs it and sets `FAULTLINE_REQUIRE_ETCD`, so CI cannot skip.
+fn etcd_available() -> bool {
+    let installed = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("etcd").is_file()));
+    let root = nix::unistd::geteuid().is_root();
+    if !(installed && root) {
+        assert!(
+            std::env::var_os("FAULTLINE_REQUIRE_ETCD").is_none(),
+            "etcd and root are required here (apt-get install etcd-server)"
+        );
+        eprintln!("etcd not installed or not root: skipping the etcd run");
+    }
+    installed && root
+}
+
+fn count(history: &str, kind: &str) -> usize {
+    let needle = format!("\"type\":\"{kind}\"");
+    history
+        .lines()
+        .filter(|line| line.contains(&needle) && !line.contains("\"nemesis\""))
+        .count()
+}
+
+/// Processes whose command line mentions `text`.
+fn processes_mentioning(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(line) = std::fs::read(entry.path().join("cmdline")) {
+            let line = String::from_utf8_lossy(&line).replace('\0', " ");
+            if line.contains(text) {
+                found.push(line);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn etcd_under_partitions_and_kills_in_namespaces_is_linearizable() {
+    if !etcd_available() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let store_path = store.path().display().to_string();
+    let (code, stdout, stderr) = outcome(&run(&[
+        "run",
+        "--target-config",
+        ETCD_CONFIG,
+        "--workload",
+        "cas-register",
+        "--nemesis",
+        "partition,kill",
+        "--nemesis-interval",
+        "5",
+        "--net",
+        "netns",
+        "--time-limit",
+        "60",
+        "--seed",
+        "5",
+        "--store",
+        &store_path,
+    ]));
+    assert_eq!(code, 0, "valid:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("verdict=valid"), "{stdout}");
+    let dir = store.path().join("latest").canonicalize().unwrap();
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    let (ok, info) = (count(&history, "ok"), count(&history, "info"));
+    assert!(ok >= 1000, "at least 1,000 ok operations, got {ok}");
+    assert!(
+        info >= 50,
+        "at least 50 info operations around the faults, got {info}"
+    );
+    for fault in ["start-partition", "\"kill\""] {
+        assert!(history.contains(fault), "the nemesis did {fault}");
+    }
+    assert!(dir.join("report.html").is_file(), "the report is written");
+    let plan = std::fs::read_to_string(dir.join("plan.json")).unwrap();
+    assert!(plan.contains("\"target\": \"etcd\""), "{plan}");
+    assert!(plan.contains("\"net\": \"netns\""), "{plan}");
+    assert_eq!(
+        processes_mentioning(&store_path),
+        Vec::<String>::new(),
+        "no etcd left running"
+    );
+}
+
+fn refused(config: &Path, extra: &[&str]) -> String {
+    let store = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "run",
+        "--target-config",
+        config.to_str().unwrap(),
+        "--store",
+        store.path().to_str().unwrap(),
+    ];
+    if !extra.contains(&"--nemesis") {
+        args.extend_from_slice(&["--nemesis", "none"]);
+    }
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = outcome(&run(&args));
+    assert_eq!(code, 254, "refused: {stdout}{stderr}");
+    assert!(
+        std::fs::read_dir(store.path()).unwrap().next().is_none(),
+        "nothing started, nothing stored"
+    );
+    stderr
+}
+
+#[test]
+fn config_errors_are_refused_before_anything_starts_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = std::fs::read_to_string(ETCD_CONFIG).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let missing = write("missing.toml", &etcd.replace("start = ", "begin = "));
+    let stderr = refused(&missing, &[]);
+    assert!(
+        stderr.contains("missing.toml: line") && stderr.contains("begin"),
+        "{stderr}"
+    );
+
+    let placeholder = write(
+        "placeholder.toml",
+        &etcd.replace("{new:base64}", "{nwe:base64}"),
+    );
+    let stderr = refused(&placeholder, &[]);
+    assert!(
+        stderr.contains("placeholder.toml: operations.cas.body: unknown placeholder {nwe}"),
+        "{stderr}"
+    );
+
+    let template = write(
+        "template.toml",
+        &etcd.replace(r#"'{"key": "{key:base64}"}'"#, r#"'{"key": {key:base64}'"#),
+    );
+    let stderr = refused(&template, &[]);
+    assert!(
+        stderr.contains("operations.read.body: not JSON"),
+        "{stderr}"
+    );
+
+    let clash = write(
+        "clash.toml",
+        &etcd.replace(
+            "[nodes]\n",
+            "[nodes]\nclient_port = 23790\npeer_port = 23800\n",
+        ),
+    );
+    let stderr = refused(&clash, &["--net", "proxy"]);
+    assert!(
+        stderr.contains("nodes.client_port / nodes.peer_port") && stderr.contains("port clash"),
+        "{stderr}"
+    );
+
+    let stderr = refused(Path::new("targets/http/none.toml"), &[]);
+    assert!(
+        stderr.contains("targets/http/none.toml: cannot read the target config"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_clock_nemesis_against_etcd_is_refused_before_the_run() {
+    let stderr = refused(Path::new(ETCD_CONFIG), &["--nemesis", "clock"]);
+    assert!(
+        stderr.contains("the clock nemesis cannot skew etcd's clocks") && stderr.contains("vDSO"),
+        "{stderr}"
+    );
+    let stderr = refused(Path::new(ETCD_CONFIG), &["--bug", "read-from-head"]);
+    assert!(stderr.contains("etcd is not one"), "{stderr}");
+    let stderr = refused(Path::new(ETCD_CONFIG), &["--workload", "list-append"]);
+    assert!(stderr.contains("needs transactions"), "{stderr}");
+}
