@@ -665,14 +665,17 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         plan.concurrency,
         local_address,
     );
-    match &plan.config {
-        Some(config) => {
-            let probes = cluster.ready_probes();
-            crate::cluster::wait_until_configured_ready(&client, config, &probes, &addresses)
-                .await?;
+    let probes = cluster.ready_probes();
+    let ready = || async {
+        match &plan.config {
+            Some(config) => {
+                crate::cluster::wait_until_configured_ready(&client, config, &probes, &addresses)
+                    .await
+            }
+            None => crate::cluster::wait_until_ready(&client, &addresses).await,
         }
-        None => crate::cluster::wait_until_ready(&client, &addresses).await?,
-    }
+    };
+    ready().await?;
 
     let start = Instant::now();
     let recorder = Arc::new(
@@ -768,7 +771,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     // have been written, unless the run was interrupted.
     if failure.is_none() && !interrupted.load(Ordering::Relaxed) && !plan.nemesis.faults.is_empty()
     {
-        if let Err(error) = crate::cluster::wait_until_ready(&client, &addresses).await {
+        if let Err(error) = ready().await {
             failure = Some(error);
         }
     }
