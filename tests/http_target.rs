@@ -62,6 +62,8 @@ fn etcd_under_partitions_and_kills_in_namespaces_is_linearizable() {
         "partition,kill",
         "--nemesis-interval",
         "5",
+        "--concurrency",
+        "15",
         "--net",
         "netns",
         "--time-limit",
