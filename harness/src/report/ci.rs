@@ -148,22 +148,20 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 
-/// Text for XML attributes and content; characters XML 1.0 forbids become U+FFFD.
+/// Text for XML attributes and content: escaped as for HTML, and the control
+/// characters XML 1.0 forbids become U+FFFD.
 fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(character),
-            control if (control as u32) < 0x20 => out.push('\u{fffd}'),
-            other => out.push(other),
-        }
-    }
-    out
+    let allowed: String = text
+        .chars()
+        .map(|c| {
+            if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    super::escape(&allowed)
 }
 
 /// Text for a Markdown table cell: pipes, markup and line breaks neutralized.
