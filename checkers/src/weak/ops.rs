@@ -315,6 +315,17 @@ impl Clocks {
     /// The clocks of `so ∪ rf ∪ extra` (extra: edges `from → to`), or a cycle
     /// of it (each node followed by the next; the last returns to the first).
     pub fn of(ops: &Ops, extra: &FxHashMap<OpId, Vec<OpId>>) -> Result<Clocks, Vec<OpId>> {
+        let completed: Vec<usize> = ops.ops.iter().map(|op| op.completed).collect();
+        Clocks::of_by(ops, extra, &completed)
+    }
+
+    /// As [`Clocks::of`], the topological order taking the lowest `priority`
+    /// first among those ready.
+    pub fn of_by(
+        ops: &Ops,
+        extra: &FxHashMap<OpId, Vec<OpId>>,
+        priority: &[usize],
+    ) -> Result<Clocks, Vec<OpId>> {
         let n = ops.ops.len();
         let k = ops.sessions.len();
         let mut successors: Vec<Vec<OpId>> = vec![Vec::new(); n];
@@ -332,7 +343,7 @@ impl Clocks {
             }
         }
         let mut clocks = vec![0u32; n * k];
-        let key = |id: OpId| std::cmp::Reverse((ops.ops[id].completed, id));
+        let key = |id: OpId| std::cmp::Reverse((priority[id], id));
         let mut ready: std::collections::BinaryHeap<_> =
             (0..n).filter(|&id| waiting[id] == 0).map(key).collect();
         let mut order = Vec::with_capacity(n);
