@@ -187,3 +187,94 @@ fn a_clock_nemesis_against_etcd_is_refused_before_the_run() {
     let stderr = refused(Path::new(ETCD_CONFIG), &["--workload", "list-append"]);
     assert!(stderr.contains("needs transactions"), "{stderr}");
 }
+
+/// The bundled twopc-kv described as if it were a third-party store: the
+/// config path end to end without root or etcd — start templates, readiness,
+/// requests and responses by JSON pointer, error classes, and kill, pause and
+/// resume by commands.
+fn twopc_kv_config(dir: &Path) -> std::path::PathBuf {
+    let exe = env!("CARGO_BIN_EXE_faultline");
+    let text = format!(
+        r#"name = "twopc-kv-by-config"
+
+[nodes]
+count = 3
+start = "{exe} node twopc-kv --id {{id}} --listen {{host}}:{{client_port}} --peers {{initial_cluster}} --data-dir {{data_dir}}"
+initial_cluster_member = "{{id}}={{host}}:{{client_port}}"
+kill = "kill -KILL {{pid}}"
+pause = "kill -STOP {{pid}}"
+resume = "kill -CONT {{pid}}"
+
+[nodes.ready]
+http = "http://{{host}}:{{client_port}}/health"
+
+[operations.read]
+method = "GET"
+path = "/kv/{{key}}"
+value = "/value"
+
+[operations.write]
+method = "PUT"
+path = "/kv/{{key}}"
+body = '{{"value": "{{value}}"}}'
+
+[operations.cas]
+method = "POST"
+path = "/kv/{{key}}/cas"
+body = '{{"from": "{{old}}", "to": "{{new}}"}}'
+body_if_absent = '{{"from": null, "to": "{{new}}"}}'
+success = "/ok"
+
+[errors]
+definite_statuses = [400, 404, 409, 413, 503]
+code = "/definite"
+definite_codes = [true]
+"#
+    );
+    let path = dir.join("twopc-kv.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_store_described_by_a_config_runs_under_kills_and_pauses_by_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = twopc_kv_config(dir.path());
+    let store = dir.path().join("store");
+    let (code, stdout, stderr) = outcome(&run(&[
+        "run",
+        "--target-config",
+        config.to_str().unwrap(),
+        "--workload",
+        "cas-register",
+        "--nemesis",
+        "kill,pause",
+        "--nemesis-interval",
+        "1",
+        "--nemesis-targets",
+        "one",
+        "--time-limit",
+        "6",
+        "--seed",
+        "3",
+        "--store",
+        store.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "valid:\n{stdout}\n{stderr}");
+    let run_dir = store.join("latest").canonicalize().unwrap();
+    let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    assert!(count(&history, "ok") > 100, "{stdout}");
+    for fault in ["\"f\":\"kill\"", "\"f\":\"pause\"", "\"f\":\"resume\""] {
+        assert!(history.contains(fault), "the nemesis did {fault}: {stdout}");
+    }
+    let plan = std::fs::read_to_string(run_dir.join("plan.json")).unwrap();
+    assert!(
+        plan.contains("\"target\": \"twopc-kv-by-config\""),
+        "{plan}"
+    );
+    assert_eq!(
+        processes_mentioning(run_dir.to_str().unwrap()),
+        Vec::<String>::new(),
+        "no node left running"
+    );
+}

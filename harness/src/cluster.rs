@@ -438,8 +438,27 @@ impl LocalCluster {
             .collect()
     }
 
-    /// Kills a node's process group with SIGKILL, as a crash, and reaps it.
+    /// Kills a node, as a crash — its config's kill command if it has one,
+    /// else SIGKILL to its process group — and reaps it.
     pub fn kill(&mut self, id: &str) {
+        let command = self
+            .config()
+            .and_then(|config| config.nodes.control.kill.clone());
+        self.end(id, command.as_deref());
+    }
+
+    /// Ends a node: `command` first, if any, with 5 s to take effect; then
+    /// SIGKILL to its process group whatever happened, so nothing is left.
+    fn end(&mut self, id: &str, command: Option<&[target_config::template::Template]>) {
+        if let Some(words) = command {
+            self.control(id, words);
+            if let Some(child) = self.children.get_mut(id) {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        }
         if let Some(mut child) = self.children.remove(id) {
             let group = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
@@ -448,10 +467,64 @@ impl LocalCluster {
         }
     }
 
-    /// Sends `signal` to a node's process group (SIGSTOP pauses it, SIGCONT
-    /// resumes it).
-    pub fn signal(&self, id: &str, signal: nix::sys::signal::Signal) {
-        if let Some(child) = self.children.get(id) {
+    /// Runs a control command of a configured node on this host (10 s at
+    /// most), its output in the node's log.
+    fn control(&mut self, id: &str, words: &[target_config::template::Template]) {
+        let Some(config) = self.config().cloned() else {
+            return;
+        };
+        let Some(pid) = self.children.get(id).map(Child::id) else {
+            return;
+        };
+        let values = self.node_values(id, &config);
+        let line: Vec<String> = words
+            .iter()
+            .map(|word| {
+                word.fill(
+                    |name| match name {
+                        "pid" => pid.to_string(),
+                        other => values[other].clone(),
+                    },
+                    str::to_string,
+                )
+            })
+            .collect();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{id}.log")));
+        let mut command = Command::new(&line[0]);
+        command.args(&line[1..]).stdin(std::process::Stdio::null());
+        if let Ok(log) = log
+            && let Ok(log_err) = log.try_clone()
+        {
+            command.stdout(log).stderr(log_err);
+        }
+        if let Ok(mut running) = command.spawn() {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while matches!(running.try_wait(), Ok(None)) {
+                if std::time::Instant::now() > deadline {
+                    let _ = running.kill();
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = running.wait();
+        }
+    }
+
+    /// Pauses a node (SIGSTOP) or resumes it (SIGCONT) — by its config's
+    /// pause and resume commands if it has them, else by sending `signal` to
+    /// its process group.
+    pub fn signal(&mut self, id: &str, signal: nix::sys::signal::Signal) {
+        let command = self.config().and_then(|config| match signal {
+            nix::sys::signal::Signal::SIGSTOP => config.nodes.control.pause.clone(),
+            nix::sys::signal::Signal::SIGCONT => config.nodes.control.resume.clone(),
+            _ => None,
+        });
+        if let Some(words) = command {
+            self.control(id, &words);
+        } else if let Some(child) = self.children.get(id) {
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), signal);
         }
     }
@@ -474,9 +547,12 @@ impl LocalCluster {
 impl Drop for LocalCluster {
     fn drop(&mut self) {
         let ids: Vec<String> = self.children.keys().cloned().collect();
+        let stop = self
+            .config()
+            .and_then(|config| config.nodes.control.stop.clone());
         for id in ids {
-            // SIGKILL ends a paused process too.
-            self.kill(&id);
+            // A configured stop first, if any; SIGKILL ends a paused process too.
+            self.end(&id, stop.as_deref());
         }
     }
 }

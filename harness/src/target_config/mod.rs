@@ -21,6 +21,17 @@ pub const NODE_PLACEHOLDERS: &[&str] = &[
     "data_dir",
     "initial_cluster",
 ];
+/// Placeholders of the commands that stop, kill, pause and resume a node:
+/// those of its start command, and its process id.
+pub const CONTROL_PLACEHOLDERS: &[&str] = &[
+    "id",
+    "host",
+    "client_port",
+    "peer_port",
+    "data_dir",
+    "initial_cluster",
+    "pid",
+];
 /// Placeholders of an operation's path and body.
 pub const OPERATION_PLACEHOLDERS: &[&str] = &["key", "value", "old", "new"];
 
@@ -58,10 +69,27 @@ pub struct NodeSpec {
     pub restart: Option<Vec<Template>>,
     /// Whether a node's data dir survives a restart (else it is emptied).
     pub keep_data_dir: bool,
+    /// Commands instead of signals to the node's process group: stop (at the
+    /// end, else SIGKILL), kill (else SIGKILL), pause (else SIGSTOP), resume
+    /// (else SIGCONT).
+    pub control: Control,
     /// Fixed client port (else a free one per node).
     pub client_port: Option<u16>,
     /// Fixed peer port (else a free one per node).
     pub peer_port: Option<u16>,
+}
+
+/// Commands that control a node, where signals will not do.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    /// Stops it at the end of a run (the harness waits 5 s, then SIGKILLs).
+    pub stop: Option<Vec<Template>>,
+    /// Kills it as a crash.
+    pub kill: Option<Vec<Template>>,
+    /// Pauses it.
+    pub pause: Option<Vec<Template>>,
+    /// Resumes it.
+    pub resume: Option<Vec<Template>>,
 }
 
 /// A readiness probe.
@@ -155,6 +183,10 @@ struct RawNodes {
     restart: Option<String>,
     #[serde(default = "yes")]
     keep_data_dir: bool,
+    stop: Option<String>,
+    kill: Option<String>,
+    pause: Option<String>,
+    resume: Option<String>,
     client_port: Option<u16>,
     peer_port: Option<u16>,
 }
@@ -281,10 +313,10 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
             format!("{:?}: expected letters, digits, - or _", raw.name),
         ));
     }
-    let node_template = |field: &str, text: &str| {
+    let command_template = |field: &str, text: &str, allowed: &[&str]| {
         words(text)
             .iter()
-            .map(|word| Template::parse(word, NODE_PLACEHOLDERS))
+            .map(|word| Template::parse(word, allowed))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|problem| at(field, problem))
             .and_then(|words| {
@@ -295,7 +327,25 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
                 }
             })
     };
+    let node_template = |field: &str, text: &str| command_template(field, text, NODE_PLACEHOLDERS);
+    let control_template = |field: &str, text: &Option<String>| match text {
+        Some(text) => command_template(field, text, CONTROL_PLACEHOLDERS).map(Some),
+        None => Ok(None),
+    };
     let nodes = &raw.nodes;
+    let control = Control {
+        stop: control_template("nodes.stop", &nodes.stop)?,
+        kill: control_template("nodes.kill", &nodes.kill)?,
+        pause: control_template("nodes.pause", &nodes.pause)?,
+        resume: control_template("nodes.resume", &nodes.resume)?,
+    };
+    if control.pause.is_some() != control.resume.is_some() {
+        return Err(at(
+            "nodes.resume",
+            "nodes.pause and nodes.resume come together (or neither: SIGSTOP and SIGCONT)"
+                .to_string(),
+        ));
+    }
     if nodes.count == 0 {
         return Err(at("nodes.count", "must be at least 1".to_string()));
     }
@@ -391,6 +441,7 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
             ready_timeout_s: nodes.ready.timeout_s,
             restart,
             keep_data_dir: nodes.keep_data_dir,
+            control,
             client_port: nodes.client_port,
             peer_port: nodes.peer_port,
         },
