@@ -566,37 +566,45 @@ mod tests {
         assert_eq!(config.capabilities.partition, ["netns"]);
     }
 
-    fn error_of(text: &str) -> String {
-        parse("t.toml", text).unwrap_err()
+    /// The error of the etcd config with `from` replaced by `to`, which must contain `expected`.
+    fn refused(from: &str, to: &str, expected: &str) {
+        assert!(ETCD.contains(from), "{from}");
+        let error = parse("t.toml", &ETCD.replacen(from, to, 1)).unwrap_err();
+        assert!(error.contains(expected), "{error}");
     }
 
     #[test]
     fn config_errors_name_the_field() {
-        let missing = ETCD.replace("[operations.write]", "[operations.unused]");
-        assert!(
-            error_of(&missing).starts_with("t.toml: line "),
-            "{}",
-            error_of(&missing)
+        refused("[operations.write]", "[operations.unused]", "t.toml: line ");
+        refused(
+            "{new:base64}",
+            "{nwe:base64}",
+            "t.toml: operations.cas.body: unknown placeholder {nwe}; expected one of {key}, {value}, {old}, {new}",
         );
-        let unknown = ETCD.replace("{new:base64}", "{nwe:base64}");
-        assert_eq!(
-            error_of(&unknown),
-            "t.toml: operations.cas.body: unknown placeholder {nwe}; expected one of {key}, {value}, {old}, {new}"
+        refused(
+            r#""key": "{key:base64}"}'"#,
+            r#""key": {key:base64}}'"#,
+            "t.toml: operations.read.body: not JSON",
         );
-        let bad_body = ETCD.replace(r#""key": "{key:base64}"}'"#, r#""key": {key:base64}}'"#);
-        assert!(
-            error_of(&bad_body).contains("operations.read.body: not JSON"),
-            "{}",
-            error_of(&bad_body)
+        refused(
+            "[nodes]",
+            "[nodes]\nclient_port = 2379\npeer_port = 2379",
+            "t.toml: nodes.peer_port: 2379 is nodes.client_port too: a port clash",
         );
-        let clash = ETCD.replace("[nodes]", "[nodes]\nclient_port = 2379\npeer_port = 2379");
-        assert_eq!(
-            error_of(&clash),
-            "t.toml: nodes.peer_port: 2379 is nodes.client_port too: a port clash"
+        refused(
+            "--name {id}",
+            "--name {name}",
+            "t.toml: nodes.start: unknown placeholder {name}",
         );
-        let node = ETCD.replace("--name {id}", "--name {name}");
-        assert!(error_of(&node).starts_with("t.toml: nodes.start: unknown placeholder {name}"));
-        let method = ETCD.replacen("method = \"POST\"", "method = \"FETCH\"", 1);
-        assert!(error_of(&method).contains("operations.read.method: \"FETCH\""));
+        refused(
+            "method = \"POST\"",
+            "method = \"FETCH\"",
+            "t.toml: operations.read.method: \"FETCH\"",
+        );
+        refused(
+            "[nodes.ready]",
+            "pause = \"kill -STOP {pid}\"\n[nodes.ready]",
+            "t.toml: nodes.resume: nodes.pause and nodes.resume come together",
+        );
     }
 }
