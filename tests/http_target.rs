@@ -50,6 +50,9 @@ fn etcd_under_partitions_and_kills_in_namespaces_is_linearizable() {
     if !etcd_available() {
         return;
     }
+    let _alone = crate::util::HEAVY
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let store = tempfile::tempdir().unwrap();
     let store_path = store.path().display().to_string();
     let (code, stdout, stderr) = outcome(&run(&[

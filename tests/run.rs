@@ -433,6 +433,9 @@ fn caught_as(bug: &str, net: &str, extra: &[&str], expected: &[&str]) {
     if net == "netns" && !netns_available() {
         return;
     }
+    let _shared = crate::util::HEAVY
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut args = vec!["--net", net];
     if !extra.contains(&"--nemesis-interval") {
         args.extend_from_slice(&["--nemesis-interval", "2"]);
