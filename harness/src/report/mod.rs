@@ -122,9 +122,10 @@ fn render_facts(page: &mut String, plan: Option<&Value>, history: &History, resu
             Value::Null => "none".to_string(),
             other => other.to_string(),
         };
-        let target = match plan["bug"].as_str() {
-            Some(bug) => format!("{} (planted bug: {bug})", text(&plan["target"])),
-            None => text(&plan["target"]),
+        let target = match (plan["bug"].as_str(), plan["target_config"].as_str()) {
+            (Some(bug), _) => format!("{} (planted bug: {bug})", text(&plan["target"])),
+            (None, Some(config)) => format!("{} (described by {config})", text(&plan["target"])),
+            (None, None) => text(&plan["target"]),
         };
         facts.push(("target", target));
         facts.push(("nodes", text(&plan["nodes"])));
