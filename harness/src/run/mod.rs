@@ -51,7 +51,7 @@ pub struct RunArgs {
     /// The bundled store to test: chain-kv or twopc-kv.
     #[arg(long, default_value = "chain-kv")]
     pub target: String,
-    /// Nodes in the cluster.
+    /// Nodes in the cluster (default 3, or the target config's nodes.count).
     #[arg(long)]
     pub nodes: Option<usize>,
     /// A planted bug to switch on in every node (see targets/README.md).

@@ -12,15 +12,6 @@ use serde_json::Value;
 use std::path::Path;
 use template::Template;
 
-/// Placeholders of a node's command templates.
-pub const NODE_PLACEHOLDERS: &[&str] = &[
-    "id",
-    "host",
-    "client_port",
-    "peer_port",
-    "data_dir",
-    "initial_cluster",
-];
 /// Placeholders of the commands that stop, kill, pause and resume a node:
 /// those of its start command, and its process id.
 pub const CONTROL_PLACEHOLDERS: &[&str] = &[
@@ -32,6 +23,9 @@ pub const CONTROL_PLACEHOLDERS: &[&str] = &[
     "initial_cluster",
     "pid",
 ];
+/// Placeholders of a node's start, restart and ready templates: all but `{pid}`
+/// (a node not yet started has none).
+pub const NODE_PLACEHOLDERS: &[&str] = CONTROL_PLACEHOLDERS.split_at(6).0;
 /// Placeholders of an operation's path and body.
 pub const OPERATION_PLACEHOLDERS: &[&str] = &["key", "value", "old", "new"];
 
