@@ -655,10 +655,11 @@ fn canary_commit_on_partial_votes_netns() {
 
 // A participant killed between its vote and the commit forgets the prepare and
 // acknowledges the commit anyway: that shard's appends are lost, and later
-// reads miss a transaction that had completed. The window is the time a commit
-// takes to reach the participant, so this needs many kills: one every second
-// or so, for 60 s — and even so one schedule in a few misses it, so the
-// planted run gets a second seed.
+// reads miss a transaction that had completed. The window is the fraction of a
+// millisecond a commit takes to reach the participant, so this needs many
+// kills (one a second for 60 s) and many transactions: at 500/s a run lost one
+// or two commits, and one schedule in three lost none; at 2,000/s runs lost 6
+// to 12. A second seed covers a schedule starved of CPU by the other tests.
 const NO_DURABLE_PREPARE: [&str; 10] = [
     "--nemesis",
     "kill",
@@ -667,7 +668,7 @@ const NO_DURABLE_PREPARE: [&str; 10] = [
     "--nemesis-interval",
     "0.5",
     "--rate",
-    "500",
+    "2000",
     "--time-limit",
     "60",
 ];
