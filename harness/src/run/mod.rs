@@ -965,6 +965,8 @@ async fn report_progress(
         let elapsed = started.elapsed().as_secs_f64();
         let phase = if elapsed <= limit_s {
             format!("{elapsed:.0}/{limit_s:.0} s")
+        } else if !in_force.is_empty() {
+            "time is up, healing".to_string()
         } else {
             "healed, final reads".to_string()
         };
@@ -1011,10 +1013,16 @@ impl Worker {
         let mut process = self.thread as u64;
         // Each operation is due a stagger gap after the previous one was due;
         // sleeping only when ahead of that schedule keeps the rate right even
-        // where gaps are shorter than the timer's millisecond resolution.
+        // where gaps are shorter than the timer's millisecond resolution. A
+        // worker held up (a timeout, a partition) does not burst afterwards to
+        // make up what it missed (the rate is a ceiling, not a quota): it
+        // falls at most MAX_LAG behind its schedule.
+        const MAX_LAG: Duration = Duration::from_millis(50);
         let mut due = tokio::time::Instant::now();
         // Bounded in time by the deadline and in count by this cap.
         for _ in 0..100_000_000u64 {
+            let now = tokio::time::Instant::now();
+            due = due.max(now.checked_sub(MAX_LAG).unwrap_or(now));
             due += generator.delay();
             if self.stop.load(Ordering::Relaxed)
                 || due.into_std() >= deadline

@@ -185,6 +185,10 @@ impl InForce {
         self.0.lock().expect("in-force lock").remove(fault.name());
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().expect("in-force lock").is_empty()
+    }
+
     /// `none`, or the actions joined: `kill n2; partition majority`.
     pub fn describe(&self) -> String {
         let faults = self.0.lock().expect("in-force lock");
