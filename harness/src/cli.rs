@@ -18,11 +18,13 @@ const EXIT_CODES: &str = "Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arg
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start a bundled cluster, run a workload against it, record the history,
-    /// check it and store everything (the main job).
+    /// Start a cluster (bundled, or described by a target config), run a
+    /// workload against it under faults, record the history, check it and store
+    /// everything (the main job).
     #[command(after_help = EXIT_CODES)]
     Run(Box<crate::run::RunArgs>),
-    /// Check a history file for linearizability and print the verdict with a witness.
+    /// Check a history (a file or a stored run) for linearizability, the weak
+    /// models or transactional isolation, and print the verdicts with witnesses.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
     /// Re-render a stored run's report.html (and CI outputs) from its history

@@ -220,6 +220,20 @@ fn malformed_lines_name_the_line_and_what_was_expected() {
         "{message}"
     );
 
+    // A map left open is named at the line it starts, not at the end of the file.
+    let message = parse(
+        "bad.edn",
+        "{:type :invoke, :process 0, :f :read}\n{:type :ok, :process 0, :f :read\n\n",
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        message
+            .starts_with("bad.edn:2: malformed EDN line: the form that starts here is not closed"),
+        "{message}"
+    );
+
     let message = parse(
         "bad.edn",
         "{:type :sometimes, :process 0, :f :read}\n",

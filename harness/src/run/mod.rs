@@ -57,13 +57,15 @@ pub struct RunArgs {
     /// A planted bug to switch on in every node (see targets/README.md).
     #[arg(long)]
     pub bug: Option<String>,
-    /// The workload: register, cas-register or kv.
+    /// The workload: register, cas-register, kv, or the transactional
+    /// list-append and rw-register (twopc-kv).
     #[arg(long, default_value = "cas-register")]
     pub workload: String,
     /// Worker threads: a number, or `Nn` for N per node (e.g. 3n).
     #[arg(long, default_value = "10")]
     pub concurrency: String,
-    /// Target rate over all workers, operations per second.
+    /// The most operations per second over all workers (a worker held up does
+    /// not burst afterwards).
     #[arg(long, default_value_t = 200.0)]
     pub rate: f64,
     /// Seconds of workload before the final reads.

@@ -21,8 +21,13 @@ pub(super) fn read(file: &str, text: &str) -> Result<Parsed, HistoryError> {
     while !rest.is_empty() {
         let offset = text.len() - rest.len();
         let (form, after) = edn::read(rest).map_err(|error| {
-            let at = error.ptr.map_or(offset, |ptr| offset + ptr);
-            malformed(at, format!("{:?}; expected an EDN op map such as {{:process 0, :type :invoke, :f :read, :value nil}}", error.code))
+            // A form cut short is reported where it starts: the end of the
+            // file says nothing about which op was left open.
+            let at = match error.code {
+                clojure_reader::error::Code::UnexpectedEOF => offset,
+                _ => error.ptr.map_or(offset, |ptr| offset + ptr),
+            };
+            malformed(at, format!("{}; expected an EDN op map such as {{:process 0, :type :invoke, :f :read, :value nil}}", reader_error(&error.code)))
         })?;
         forms.push((offset, form));
         rest = skip_blank(after);
@@ -79,6 +84,25 @@ fn skip_blank(mut text: &str) -> &str {
         } else {
             return text;
         }
+    }
+}
+
+/// The reader's error in words.
+fn reader_error(code: &clojure_reader::error::Code) -> String {
+    use clojure_reader::error::Code;
+    match code {
+        Code::UnexpectedEOF => {
+            "the form that starts here is not closed before the file ends".into()
+        }
+        Code::UnmatchedDelimiter(c) => format!("an unmatched `{c}`"),
+        Code::HashMapDuplicateKey => "a map repeats a key".into(),
+        Code::SetDuplicateKey => "a set repeats an element".into(),
+        Code::InvalidChar => "an invalid character".into(),
+        Code::InvalidEscape => "an invalid escape in a string".into(),
+        Code::InvalidKeyword => "an invalid keyword".into(),
+        Code::InvalidNumber => "an invalid number".into(),
+        Code::InvalidTag => "an invalid tag".into(),
+        other => format!("{other:?}"),
     }
 }
 

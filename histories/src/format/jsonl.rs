@@ -24,6 +24,14 @@ struct RawEvent {
     error: Option<Value>,
 }
 
+/// serde_json's message without its " at line 1 column C": each line is
+/// parsed alone, so that line number would always be 1.
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    text.strip_suffix(&position).unwrap_or(&text).to_string()
+}
+
 pub(super) fn read(file: &str, text: &str) -> Result<Parsed, HistoryError> {
     let mut raw = Vec::new();
     let mut lines = Vec::new();
@@ -37,7 +45,9 @@ pub(super) fn read(file: &str, text: &str) -> Result<Parsed, HistoryError> {
                 line: index + 1,
                 format: "JSON Lines",
                 reason: format!(
-                    "{error}; expected one JSON object with fields type (invoke|ok|fail|info), process (integer or \"nemesis\"), f, value, and optional index, time, key, error"
+                    "{} at column {}; expected one JSON object with fields type (invoke|ok|fail|info), process (integer or \"nemesis\"), f, value, and optional index, time, key, error",
+                    without_position(&error),
+                    error.column()
                 ),
             })?;
         raw.push(event);
