@@ -965,16 +965,17 @@ async fn report_progress(
         let (since, before) = window[0];
         let rate = (total - before) as f64 / now.duration_since(since).as_secs_f64().max(0.2);
         let elapsed = started.elapsed().as_secs_f64();
+        let faults = in_force.describe();
         let phase = if elapsed <= limit_s {
             format!("{elapsed:.0}/{limit_s:.0} s")
-        } else if !in_force.is_empty() {
+        } else if faults.is_some() {
             "time is up, healing".to_string()
         } else {
             "healed, final reads".to_string()
         };
         let message = format!(
             "{phase}, {rate:.0} ops/s, ok {ok}, fail {fail}, info {info}, faults: {}",
-            in_force.describe()
+            faults.as_deref().unwrap_or("none")
         );
         match &bar {
             Some(bar) => {
@@ -1032,7 +1033,7 @@ impl Worker {
             {
                 break;
             }
-            if due > tokio::time::Instant::now() {
+            if due > now {
                 tokio::time::sleep_until(due).await;
             }
             let op = generator.next_op();

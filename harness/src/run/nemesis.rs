@@ -185,18 +185,10 @@ impl InForce {
         self.0.lock().expect("in-force lock").remove(fault.name());
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.lock().expect("in-force lock").is_empty()
-    }
-
-    /// `none`, or the actions joined: `kill n2; partition majority`.
-    pub fn describe(&self) -> String {
+    /// The actions in force joined (`kill n2; partition majority`), if any.
+    pub fn describe(&self) -> Option<String> {
         let faults = self.0.lock().expect("in-force lock");
-        if faults.is_empty() {
-            "none".to_string()
-        } else {
-            faults.values().cloned().collect::<Vec<_>>().join("; ")
-        }
+        (!faults.is_empty()).then(|| faults.values().cloned().collect::<Vec<_>>().join("; "))
     }
 }
 

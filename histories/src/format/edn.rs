@@ -3,6 +3,7 @@
 use super::{Parsed, fill_times};
 use crate::{Event, EventType, HistoryError, Process};
 use clojure_reader::edn::{self, Edn};
+use clojure_reader::error::Code;
 use serde_json::{Map, Number, Value};
 
 const FORMAT: &str = "EDN";
@@ -24,7 +25,7 @@ pub(super) fn read(file: &str, text: &str) -> Result<Parsed, HistoryError> {
             // A form cut short is reported where it starts: the end of the
             // file says nothing about which op was left open.
             let at = match error.code {
-                clojure_reader::error::Code::UnexpectedEOF => offset,
+                Code::UnexpectedEOF => offset,
                 _ => error.ptr.map_or(offset, |ptr| offset + ptr),
             };
             malformed(at, format!("{}; expected an EDN op map such as {{:process 0, :type :invoke, :f :read, :value nil}}", reader_error(&error.code)))
@@ -88,8 +89,7 @@ fn skip_blank(mut text: &str) -> &str {
 }
 
 /// The reader's error in words.
-fn reader_error(code: &clojure_reader::error::Code) -> String {
-    use clojure_reader::error::Code;
+fn reader_error(code: &Code) -> String {
     match code {
         Code::UnexpectedEOF => {
             "the form that starts here is not closed before the file ends".into()
