@@ -1,8 +1,7 @@
 //! Command-line arguments, as clap parses them, and dispatch.
 
 use crate::commands;
-use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
 /// A Jepsen-style consistency testing harness.
 #[derive(Debug, Parser)]
@@ -26,7 +25,7 @@ pub enum Command {
     /// Check a history (a file or a stored run) for linearizability, the weak
     /// models or transactional isolation, and print the verdicts with witnesses.
     #[command(after_help = EXIT_CODES)]
-    Check(CheckArgs),
+    Check(commands::check::CheckArgs),
     /// Re-render a stored run's report.html (and CI outputs) from its history
     /// and results, without checking again.
     #[command(after_help = EXIT_CODES)]
@@ -46,57 +45,6 @@ pub enum Command {
     /// Remove what killed runs left behind: the network namespaces (and the
     /// processes and rules in them) of runs whose controller is gone.
     Cleanup,
-}
-
-/// `faultline check`.
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// The history: a .jsonl, .edn or Porcupine .log file, or a run's store directory.
-    pub file: PathBuf,
-    /// The model: register, cas-register, kv or mutex. Inferred from the operations when absent.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// The register's initial value as JSON (default: absent); kv's initial string.
-    #[arg(long)]
-    pub initial: Option<String>,
-    /// For transaction histories: the isolation model the verdict is about
-    /// (read-uncommitted, read-committed, snapshot-isolation, serializable,
-    /// strong-session-serializable, strict-serializable).
-    #[arg(long, default_value = "strict-serializable")]
-    pub isolation: String,
-    /// The consistency profile: `all`, or some of linearizable, sequential,
-    /// causal-ccv, causal-cm, causal-cc, read-your-writes, monotonic-reads,
-    /// monotonic-writes, writes-follow-reads (default: linearizable; for a
-    /// run's store directory, what the run checked).
-    #[arg(long)]
-    pub models: Option<String>,
-    /// The file format: jsonl, edn, porcupine-etcd or porcupine-kv. Detected when absent.
-    #[arg(long)]
-    pub format: Option<String>,
-    /// Print the result as JSON (see the README for its fields).
-    #[arg(long)]
-    pub json: bool,
-    /// Seconds the check may take before it answers unknown.
-    #[arg(long, default_value_t = 300.0)]
-    pub time_limit: f64,
-    /// MiB the search's caches may use before it answers unknown.
-    #[arg(long, default_value_t = 2048)]
-    pub memory_limit: usize,
-    /// Threads for checking keys in parallel (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    /// The search: faultline, or plain (Porcupine's algorithm, the benchmark baseline).
-    #[arg(long, default_value = "faultline")]
-    pub algorithm: String,
-    /// Print timings and peak memory to stderr.
-    #[arg(long)]
-    pub stats: bool,
-    /// Also write the verdicts as JUnit XML here (a test case per checker or model).
-    #[arg(long)]
-    pub junit: Option<PathBuf>,
-    /// Also write a short Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).
-    #[arg(long)]
-    pub summary: Option<PathBuf>,
 }
 
 /// Runs a parsed command line; returns the exit code.

@@ -579,7 +579,7 @@ pub async fn wait_until_configured_ready(
 ) -> Result<(), String> {
     let limit = std::time::Duration::from_secs_f64(config.nodes.ready_timeout_s);
     let deadline = std::time::Instant::now() + limit;
-    let read = crate::run::generator::OpSpec {
+    let read = crate::workload::OpSpec {
         f: "read",
         key: "faultline-ready".to_string(),
         value: serde_json::Value::Null,
@@ -612,8 +612,8 @@ pub async fn wait_until_configured_ready(
         }
         if waiting.is_empty() {
             let base = format!("http://{}", addresses[0]);
-            match crate::target_config::client::invoke(client, config, &base, &read).await {
-                crate::run::client::Completion::Ok(_) => return Ok(()),
+            match crate::client::configured::invoke(client, config, &base, &read).await {
+                crate::client::Completion::Ok(_) => return Ok(()),
                 other => waiting = format!("a read through n1 did not succeed: {other:?}"),
             }
         }

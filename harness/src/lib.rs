@@ -13,13 +13,19 @@
 //! `cluster` runs a bundled store's nodes as processes, `net` puts partitions
 //! and degraded links between them, and `clock` skews their wall clocks.
 
+pub mod architecture;
+pub mod checking;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod commands;
 pub mod exit;
+pub mod nemesis;
 pub mod net;
+pub mod recorder;
 pub mod report;
 pub mod rng;
 pub mod run;
 pub mod target_config;
+pub mod workload;

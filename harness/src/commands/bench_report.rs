@@ -3,8 +3,8 @@
 //! chromium takes to reach DOMContentLoaded, against a 1,000-operation report
 //! loaded in the same run as the baseline.
 
-use super::check;
 use super::generate::{self, GenerateArgs};
+use crate::checking as check;
 use crate::exit;
 use crate::report::{self, browser};
 use checkers::linearizable::Options;

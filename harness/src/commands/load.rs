@@ -2,9 +2,9 @@
 //! nodes on loopback, driven by concurrent clients (50 % reads, 50 % writes of
 //! unique values over 100 keys), each sending to a random node.
 
+use crate::client::http_client;
 use crate::cluster::LocalCluster;
 use crate::exit;
-use crate::run::client::http_client;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

@@ -29,7 +29,7 @@ fn wrk_rate(exe: &Path, dir: &Path, clients: usize, seconds: u64) -> Result<f64,
     let cluster = LocalCluster::start(exe, "chain-kv", 3, dir, None)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     runtime.block_on(crate::cluster::wait_until_ready(
-        &crate::run::client::http_client(Duration::from_secs(1), 1),
+        &crate::client::http_client(Duration::from_secs(1), 1),
         &cluster.addresses(),
     ))?;
     let script = dir.join("mix.lua");

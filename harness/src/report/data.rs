@@ -202,7 +202,7 @@ fn fault_intervals(history: &History, end_us: i64) -> Vec<FaultInterval> {
 
 /// Per node, `[seconds since the start, offset seconds]` at each change.
 fn clock_offsets(history: &History) -> BTreeMap<String, Vec<[f64; 2]>> {
-    crate::run::timeline::Timeline::of(history)
+    crate::nemesis::timeline::Timeline::of(history)
         .clock_offsets
         .into_iter()
         .map(|(node, steps)| {

@@ -27,7 +27,7 @@ const SCRIPT: &str = include_str!("report.js");
 /// # Errors
 /// A message naming the file that cannot be read.
 pub fn load_stored(dir: &Path) -> Result<(History, Value), String> {
-    let (history, _) = crate::commands::check::load(dir, None)?;
+    let (history, _) = crate::checking::load(dir, None)?;
     let results_path = dir.join("results.json");
     let text = std::fs::read_to_string(&results_path).map_err(|error| {
         format!(

@@ -4,7 +4,6 @@
 //! take. Everything is checked when the file is read, before anything starts,
 //! and errors name the field. `targets/http/etcd.toml` is the worked example.
 
-pub mod client;
 pub mod template;
 
 use serde::Deserialize;
@@ -486,7 +485,7 @@ fn request(
         let template =
             Template::parse(text, OPERATION_PLACEHOLDERS).map_err(|problem| at(&field, problem))?;
         // Filled with sample values, a body must be JSON.
-        let sample = template.fill(|_| "sample \"1\"".to_string(), client::json_escape);
+        let sample = template.fill(|_| "sample \"1\"".to_string(), template::json_escape);
         serde_json::from_str::<Value>(&sample).map_err(|error| {
             at(
                 &field,

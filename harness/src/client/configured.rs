@@ -5,9 +5,10 @@
 //! Values travel as text: an integer as its digits, a string as itself. Read
 //! back, text that is an integer is one, any other text a string.
 
-use super::{Request, TargetConfig};
-use crate::run::client::Completion;
-use crate::run::generator::OpSpec;
+use super::Completion;
+use crate::target_config::template::{self, json_escape, path_escape};
+use crate::target_config::{Request, TargetConfig};
+use crate::workload::OpSpec;
 use serde_json::{Value, json};
 
 /// Sends `op` to the node at `base` (`http://host:port`) and classifies the outcome.
@@ -125,11 +126,11 @@ fn classify(
     }
 }
 
-fn decode(text: &str, encoding: super::template::Encoding) -> Result<Value, String> {
+fn decode(text: &str, encoding: template::Encoding) -> Result<Value, String> {
     let text = match encoding {
-        super::template::Encoding::Plain => text.to_string(),
-        super::template::Encoding::Base64 => {
-            let bytes = super::template::base64_decode(text)?;
+        template::Encoding::Plain => text.to_string(),
+        template::Encoding::Base64 => {
+            let bytes = template::base64_decode(text)?;
             String::from_utf8(bytes).map_err(|_| "a value that is not UTF-8".to_string())?
         }
     };
@@ -153,26 +154,6 @@ pub fn parse_value_text(text: &str) -> Value {
     }
 }
 
-/// Text for inside a JSON string.
-pub fn json_escape(text: &str) -> String {
-    let quoted = serde_json::to_string(text).expect("a string serializes");
-    quoted[1..quoted.len() - 1].to_string()
-}
-
-/// Text for a URL path segment: everything but unreserved characters
-/// percent-encoded.
-pub fn path_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,7 +172,8 @@ mod tests {
     }
 
     fn etcd() -> TargetConfig {
-        super::super::parse("etcd.toml", include_str!("../../../targets/http/etcd.toml")).unwrap()
+        crate::target_config::parse("etcd.toml", include_str!("../../../targets/http/etcd.toml"))
+            .unwrap()
     }
 
     fn op(f: &'static str, value: Value) -> OpSpec {

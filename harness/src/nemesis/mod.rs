@@ -14,11 +14,13 @@
 //!   strobes them between two offsets; the end of the fault resets them.
 //! - packet delays the links of some nodes and loses some of their traffic.
 
-use super::recorder::Recorder;
+pub mod timeline;
+
 use crate::clock::Clocks;
 use crate::cluster::LocalCluster;
 use crate::net::grudge::{self, Grudge, Shape};
 use crate::net::{Degradation, Network};
+use crate::recorder::Recorder;
 use crate::rng::Rng;
 use histories::{EventType, Process};
 use nix::sys::signal::Signal;

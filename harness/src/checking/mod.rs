@@ -1,0 +1,225 @@
+//! The checking service: a history in, every checker that fits it run, typed
+//! results out. `run`, `check`, `report`, `bench` and the CI outputs all go
+//! through here, so a history is judged the same way wherever it comes from.
+//! The command-line front ends live in `commands/check.rs` and `run/`.
+
+pub mod render;
+
+use crate::nemesis::timeline::Timeline;
+use checkers::linearizable::{self, Options, Report};
+use checkers::txn::{self, TxnOptions, TxnReport};
+use checkers::weak::{self, WeakVerdict};
+use checkers::{ModelKind, Validity};
+use histories::{Format, History};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// What `check --json` prints: the verdict over all checkers, and each checker's
+/// report under its name.
+#[derive(Debug, Serialize)]
+pub struct CheckResults {
+    /// The merged verdict: `true`, `false` or `"unknown"`.
+    pub valid: Validity,
+    /// The history file.
+    pub file: String,
+    /// Its format.
+    pub format: &'static str,
+    /// Events in the file.
+    pub events: usize,
+    /// Each checker's report.
+    pub checkers: Checkers,
+    /// What the nemesis did, if the history says.
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub nemesis: Timeline,
+}
+
+impl CheckResults {
+    /// The results of checking `history` (read as `format`).
+    pub fn new(history: &History, format: Format, checkers: Checkers) -> CheckResults {
+        let valid = checkers
+            .linearizable
+            .iter()
+            .map(|report| report.valid)
+            .chain(checkers.transactional.iter().map(|report| report.valid))
+            .chain(checkers.profile.iter().map(|verdict| verdict.valid))
+            .fold(Validity::Valid, Validity::merge);
+        CheckResults {
+            valid,
+            file: history.file.clone(),
+            format: format.name(),
+            events: history.events.len(),
+            checkers,
+            nemesis: Timeline::of(history),
+        }
+    }
+
+    /// The JSON `check --json` prints and `results.json` holds.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("results serialize") + "\n"
+    }
+}
+
+/// The reports by checker; each present when it fits the history.
+#[derive(Debug, Serialize)]
+pub struct Checkers {
+    /// Linearizability, for single-key operations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linearizable: Option<Report>,
+    /// Transactional isolation, for `txn` operations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactional: Option<TxnReport>,
+    /// The weak models asked for, strongest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profile: Vec<WeakVerdict>,
+}
+
+/// Every model `--models all` names, strongest first.
+pub fn all_models() -> Vec<&'static str> {
+    std::iter::once(LINEARIZABLE).chain(weak::MODELS).collect()
+}
+
+/// The linearizability checker's name in `--models`.
+pub const LINEARIZABLE: &str = "linearizable";
+
+/// Parses `--models`: `all`, or names separated by commas.
+///
+/// # Errors
+/// An unknown name, with the names allowed.
+pub fn parse_models(text: &str) -> Result<Vec<&'static str>, String> {
+    let all = all_models();
+    if text.trim() == "all" {
+        return Ok(all);
+    }
+    let mut chosen = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        match all.iter().find(|model| **model == name) {
+            Some(model) => chosen.push(*model),
+            None => {
+                return Err(format!(
+                    "unknown model {name:?} in --models; expected all, or some of {}",
+                    all.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|model| chosen.contains(model))
+        .collect())
+}
+
+/// The models a stored run was checked with (its `plan.json`), for
+/// re-checking it the same way; linearizability alone otherwise.
+pub fn stored_models(dir: &Path) -> Vec<&'static str> {
+    let plan = std::fs::read_to_string(dir.join("plan.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    let names: Option<Vec<String>> = plan
+        .as_ref()
+        .and_then(|plan| plan.get("models"))
+        .and_then(|models| serde_json::from_value(models.clone()).ok());
+    match names {
+        Some(names) => parse_models(&names.join(",")).unwrap_or_else(|_| vec![LINEARIZABLE]),
+        None => vec![LINEARIZABLE],
+    }
+}
+
+/// Whether a history is made of transactions (its first operation is a `txn`).
+pub fn transactional(history: &History) -> bool {
+    history
+        .operations
+        .first()
+        .is_some_and(|operation| history.invocation(operation).f == "txn")
+}
+
+/// Checks `history` with the checkers that fit it: transactional isolation for
+/// transactions; otherwise those of `models` (linearizability and the weak
+/// models).
+///
+/// # Errors
+/// The history does not fit the checker (a message naming the line).
+pub fn check_history(
+    history: &History,
+    linearizable_options: &Options,
+    txn_options: &TxnOptions,
+    models: &[&str],
+) -> Result<Checkers, String> {
+    if transactional(history) {
+        let report = txn::check(history, txn_options).map_err(|error| error.to_string())?;
+        return Ok(Checkers {
+            linearizable: None,
+            transactional: Some(report),
+            profile: Vec::new(),
+        });
+    }
+    let linearizable = if models.contains(&LINEARIZABLE) {
+        Some(
+            linearizable::check(history, linearizable_options)
+                .map_err(|error| error.to_string())?,
+        )
+    } else {
+        None
+    };
+    let known = linearizable
+        .as_ref()
+        .is_some_and(|report| report.valid == Validity::Valid);
+    let profile = weak::check_given(history, models, &linearizable_options.budget, known);
+    Ok(Checkers {
+        linearizable,
+        transactional: None,
+        profile,
+    })
+}
+
+/// Reads a history file (or a store directory's `history.jsonl`).
+///
+/// # Errors
+/// A message naming the file, and the line where the file is at fault.
+pub fn load(path: &Path, format: Option<Format>) -> Result<(History, Format), String> {
+    // A store directory's history is named relative to it, so that re-checking
+    // `store/latest` gives the same results, byte for byte, as the run wrote.
+    let (path, name): (PathBuf, String) = if path.is_dir() {
+        (path.join("history.jsonl"), "history.jsonl".to_string())
+    } else {
+        (path.to_path_buf(), path.display().to_string())
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| format!("{}: cannot read the history: {error}", path.display()))?;
+    let format = match format {
+        Some(format) => format,
+        None => histories::detect(&name, &text).map_err(|error| error.to_string())?,
+    };
+    let history =
+        histories::parse(&name, &text, Some(format)).map_err(|error| error.to_string())?;
+    Ok((history, format))
+}
+
+/// Parses `--initial`: JSON, or else the text as a string.
+pub fn parse_initial(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// Checks a stored run's history and writes its `results.json`; the same bytes
+/// as `faultline check DIR --json`.
+///
+/// # Errors
+/// The history cannot be read or checked.
+pub fn check_store(dir: &Path) -> Result<CheckResults, String> {
+    let (history, format) = load(dir, None)?;
+    let options = linearizable::Options::new(ModelKind::infer(&history));
+    let models = stored_models(dir);
+    let checkers = check_history(&history, &options, &TxnOptions::default(), &models)?;
+    let results = CheckResults::new(&history, format, checkers);
+    std::fs::write(dir.join("results.json"), results.to_json())
+        .map_err(|error| error.to_string())?;
+    Ok(results)
+}
+
+/// This process's peak resident memory, from Linux's `/proc/self/status`.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
