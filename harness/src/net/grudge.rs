@@ -29,6 +29,18 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// The shape's name, as `--partition` takes it (`grudge` for an explicit one).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Shape::One => "one",
+            Shape::Majority => "majority",
+            Shape::MajoritiesRing => "majorities-ring",
+            Shape::Bridge => "bridge",
+            Shape::MinorityThird => "minority-third",
+            Shape::Explicit(_) => "grudge",
+        }
+    }
+
     /// The named shapes, for messages.
     pub const NAMES: &'static [&'static str] = &[
         "one",

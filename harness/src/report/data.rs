@@ -2,6 +2,7 @@
 //! form (100,000 operations must stay a few MB), the nemesis's fault intervals
 //! and each node's clock offsets.
 
+use crate::nemesis::fault::FaultKind;
 use histories::{EventType, History, Outcome, Process};
 use serde::Serialize;
 use serde_json::Value;
@@ -139,19 +140,7 @@ pub fn cut(text: &str, chars: usize) -> String {
 
 /// Which nemesis events open and close which kind of fault.
 fn fault_kind(f: &str) -> Option<(&'static str, bool)> {
-    Some(match f {
-        "start-partition" => ("partition", true),
-        "stop-partition" => ("partition", false),
-        "kill" => ("kill", true),
-        "start" => ("kill", false),
-        "pause" => ("pause", true),
-        "resume" => ("pause", false),
-        "bump" | "strobe" => ("clock", true),
-        "reset" => ("clock", false),
-        "start-packet" => ("packet", true),
-        "stop-packet" => ("packet", false),
-        _ => return None,
-    })
+    FaultKind::of_event(f).map(|(kind, opens)| (kind.name(), opens))
 }
 
 /// Pairs each fault's start with the next stop of its kind.

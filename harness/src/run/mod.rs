@@ -24,7 +24,7 @@ use crate::client::{Endpoint, NodeClient, bound_http_client};
 use crate::clock::Clocks;
 use crate::cluster::LocalCluster;
 use crate::exit;
-use crate::nemesis;
+use crate::nemesis::{self, fault::FaultKind};
 use crate::net::netns::NetnsNet;
 use crate::net::{Backend, Network, ProxyNet};
 use crate::recorder::Recorder;
@@ -131,7 +131,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         }
         None => None,
     };
-    let clocks = if plan.nemesis.faults.contains(&nemesis::Fault::Clock) {
+    let clocks = if plan.nemesis.faults.contains(&FaultKind::Clock) {
         let clocks = Clocks::new(&dir.join("nodes").join("clocks"))?;
         for node in cluster.nodes() {
             cluster.set_environment(&node, clocks.environment(&node)?);
@@ -174,17 +174,45 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         plan.time_limit_s,
         in_force.clone(),
     ));
+    let (nodes, ids) = (cluster.nodes(), cluster.ids());
+    let cluster = Arc::new(std::sync::Mutex::new(cluster));
+    let mut nemeses: Vec<Arc<dyn nemesis::Nemesis>> = Vec::new();
+    let faults = &plan.nemesis.faults;
+    if faults.contains(&FaultKind::Kill) || faults.contains(&FaultKind::Pause) {
+        nemeses.push(Arc::new(nemesis::Processes(cluster.clone())));
+    }
+    if let Some(net) = &net {
+        nemeses.push(Arc::new(nemesis::Links(net.clone())));
+    }
+    if let Some(clocks) = clocks {
+        nemeses.push(Arc::new(nemesis::WallClocks {
+            clocks,
+            nodes: nodes.clone(),
+        }));
+    }
+    let packet = match &net {
+        Some(net) => net.lock().expect("net lock").effective(plan.nemesis.packet),
+        None => plan.nemesis.packet,
+    };
+    let schedule = nemesis::schedule::schedule(
+        &plan.nemesis,
+        plan.seed,
+        &nemesis::schedule::Cluster {
+            nodes: &nodes,
+            ids: &ids,
+            packet,
+        },
+        Duration::from_secs_f64(plan.time_limit_s),
+    );
     let environment = Arc::new(nemesis::Environment {
-        cluster: Arc::new(std::sync::Mutex::new(cluster)),
-        net,
-        clocks,
+        nemeses,
         recorder: recorder.clone(),
         in_force,
     });
     let calm_nemesis = Arc::new(AtomicBool::new(false));
     let nemesis = tokio::spawn(nemesis::run(
-        plan.nemesis.clone(),
-        plan.seed,
+        schedule,
+        tokio::time::Instant::from_std(start),
         environment.clone(),
         calm_nemesis.clone(),
     ));
@@ -246,7 +274,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         Err(error) => failure = failure.or(Some(error.to_string())),
         Ok(Ok(())) => {}
     }
-    if let Err(error) = nemesis::heal_all(&environment) {
+    if let Err(error) = environment.heal_all().await {
         failure = failure.or(Some(error));
     }
     // The final phase: once the cluster answers again, read every key that may
@@ -276,9 +304,10 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     stop.store(true, Ordering::Relaxed);
     let _ = progress.await;
     signals.abort();
-    // The nodes stop here (the cluster kills them when dropped), and the
-    // proxies with them.
+    // The nodes stop here (the cluster kills them when dropped; stop commands
+    // may take seconds, so off the runtime), and the proxies with them.
     drop(environment);
+    let _ = tokio::task::spawn_blocking(move || drop((cluster, net))).await;
     if let Err(error) = recorder.close() {
         failure = failure.or(Some(error.to_string()));
     }

@@ -371,7 +371,7 @@ fn check_capabilities(
     config: &TargetConfig,
     workload: Workload,
     mix: Mix,
-    faults: &[nemesis::Fault],
+    faults: &[nemesis::fault::FaultKind],
 ) -> Result<(), String> {
     if workload.transactional() {
         return Err(format!(
@@ -386,8 +386,16 @@ fn check_capabilities(
         ));
     }
     for (fault, allowed, field) in [
-        (nemesis::Fault::Kill, config.capabilities.kill, "kill"),
-        (nemesis::Fault::Pause, config.capabilities.pause, "pause"),
+        (
+            nemesis::fault::FaultKind::Kill,
+            config.capabilities.kill,
+            "kill",
+        ),
+        (
+            nemesis::fault::FaultKind::Pause,
+            config.capabilities.pause,
+            "pause",
+        ),
     ] {
         if faults.contains(&fault) && !allowed {
             return Err(format!(
@@ -418,7 +426,7 @@ fn nemesis_options(
     nodes: usize,
     config: Option<&TargetConfig>,
 ) -> Result<nemesis::Options, String> {
-    let faults = nemesis::Fault::parse_list(&args.nemesis)?;
+    let faults = nemesis::fault::FaultKind::parse_list(&args.nemesis)?;
     let targets = nemesis::Targets::parse_list(&args.nemesis_targets)?;
     if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
         return Err(format!(
@@ -445,7 +453,7 @@ fn nemesis_options(
             args.packet_loss
         ));
     }
-    if faults.contains(&nemesis::Fault::Clock) {
+    if faults.contains(&nemesis::fault::FaultKind::Clock) {
         if let Some(config) = config
             && !config.capabilities.clock
         {
@@ -480,12 +488,15 @@ fn nemesis_options(
 /// addresses from the harness, `auto` means the rootless proxies.
 fn choose_net(
     args: &RunArgs,
-    faults: &[nemesis::Fault],
+    faults: &[nemesis::fault::FaultKind],
     config: Option<&TargetConfig>,
 ) -> Result<Option<Backend>, String> {
-    let needs_net = faults
-        .iter()
-        .any(|fault| matches!(fault, nemesis::Fault::Partition | nemesis::Fault::Packet));
+    let needs_net = faults.iter().any(|fault| {
+        matches!(
+            fault,
+            nemesis::fault::FaultKind::Partition | nemesis::fault::FaultKind::Packet
+        )
+    });
     if let Some(config) = config {
         // A third-party store takes the backends its config names.
         let allowed = &config.capabilities.partition;
