@@ -579,10 +579,8 @@ pub async fn wait_until_configured_ready(
 ) -> Result<(), String> {
     let limit = std::time::Duration::from_secs_f64(config.nodes.ready_timeout_s);
     let deadline = std::time::Instant::now() + limit;
-    let read = crate::workload::OpSpec {
-        f: "read",
+    let read = crate::workload::Op::Read {
         key: "faultline-ready".to_string(),
-        value: serde_json::Value::Null,
     };
     let mut waiting = String::new();
     loop {

@@ -3,11 +3,12 @@
 //! through here, so a history is judged the same way wherever it comes from.
 //! The command-line front ends live in `commands/check.rs` and `run/`.
 
+pub mod registry;
 pub mod render;
 
 use crate::nemesis::timeline::Timeline;
 use checkers::linearizable::{self, Options, Report};
-use checkers::txn::{self, TxnOptions, TxnReport};
+use checkers::txn::{TxnOptions, TxnReport};
 use checkers::weak::{self, WeakVerdict};
 use checkers::{ModelKind, Validity};
 use histories::{Format, History};
@@ -61,7 +62,7 @@ impl CheckResults {
 }
 
 /// The reports by checker; each present when it fits the history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Checkers {
     /// Linearizability, for single-key operations.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +82,10 @@ pub fn all_models() -> Vec<&'static str> {
 
 /// The linearizability checker's name in `--models`.
 pub const LINEARIZABLE: &str = "linearizable";
+/// The weak models' checker (the consistency profile).
+pub const PROFILE: &str = "profile";
+/// The transactional checker.
+pub const TRANSACTIONAL: &str = "transactional";
 
 /// Parses `--models`: `all`, or names separated by commas.
 ///
@@ -109,67 +114,71 @@ pub fn parse_models(text: &str) -> Result<Vec<&'static str>, String> {
         .collect())
 }
 
-/// The models a stored run was checked with (its `plan.json`), for
-/// re-checking it the same way; linearizability alone otherwise.
-pub fn stored_models(dir: &Path) -> Vec<&'static str> {
+/// What a stored run's `plan.json` says about how to judge it.
+#[derive(Debug, serde::Deserialize)]
+struct PlanJudging {
+    /// The consistency models checked.
+    models: Vec<String>,
+    /// The workload, whose checkers judge the history.
+    workload: String,
+}
+
+/// How a stored run was judged (its `plan.json`), for re-checking it the same
+/// way: the models it was checked for, and its workload's checkers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredJudging {
+    /// The models (linearizability alone when the plan does not say).
+    pub models: Vec<&'static str>,
+    /// The checkers, when the plan names a known workload.
+    pub checkers: Option<&'static [&'static str]>,
+}
+
+/// How the run stored in `dir` was judged.
+pub fn stored_judging(dir: &Path) -> StoredJudging {
     let plan = std::fs::read_to_string(dir.join("plan.json"))
         .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-    let names: Option<Vec<String>> = plan
-        .as_ref()
-        .and_then(|plan| plan.get("models"))
-        .and_then(|models| serde_json::from_value(models.clone()).ok());
-    match names {
-        Some(names) => parse_models(&names.join(",")).unwrap_or_else(|_| vec![LINEARIZABLE]),
-        None => vec![LINEARIZABLE],
+        .and_then(|text| serde_json::from_str::<PlanJudging>(&text).ok());
+    match plan {
+        Some(plan) => StoredJudging {
+            models: parse_models(&plan.models.join(",")).unwrap_or_else(|_| vec![LINEARIZABLE]),
+            checkers: crate::workload::by_name(&plan.workload).map(|workload| workload.checkers()),
+        },
+        None => StoredJudging {
+            models: vec![LINEARIZABLE],
+            checkers: None,
+        },
     }
 }
 
-/// Whether a history is made of transactions (its first operation is a `txn`).
-pub fn transactional(history: &History) -> bool {
-    history
-        .operations
-        .first()
-        .is_some_and(|operation| history.invocation(operation).f == "txn")
-}
-
-/// Checks `history` with the checkers that fit it: transactional isolation for
-/// transactions; otherwise those of `models` (linearizability and the weak
-/// models).
+/// Checks `history` with `judges` (checker names), or, when none are named,
+/// with every checker that fits its operations: transactional isolation for
+/// transactions; otherwise linearizability and the weak models of `models`.
 ///
 /// # Errors
-/// The history does not fit the checker (a message naming the line).
+/// The history does not fit a checker (a message naming the line).
 pub fn check_history(
     history: &History,
     linearizable_options: &Options,
     txn_options: &TxnOptions,
     models: &[&str],
+    judges: Option<&[&str]>,
 ) -> Result<Checkers, String> {
-    if transactional(history) {
-        let report = txn::check(history, txn_options).map_err(|error| error.to_string())?;
-        return Ok(Checkers {
-            linearizable: None,
-            transactional: Some(report),
-            profile: Vec::new(),
-        });
-    }
-    let linearizable = if models.contains(&LINEARIZABLE) {
-        Some(
-            linearizable::check(history, linearizable_options)
-                .map_err(|error| error.to_string())?,
-        )
-    } else {
-        None
+    let request = registry::Request {
+        linearizable: linearizable_options,
+        transactional: txn_options,
+        models,
     };
-    let known = linearizable
-        .as_ref()
-        .is_some_and(|report| report.valid == Validity::Valid);
-    let profile = weak::check_given(history, models, &linearizable_options.budget, known);
-    Ok(Checkers {
-        linearizable,
-        transactional: None,
-        profile,
-    })
+    let mut checkers = Checkers::default();
+    for checker in registry::ALL {
+        let asked = match judges {
+            Some(names) => names.contains(&checker.name()),
+            None => checker.fits(history),
+        };
+        if asked {
+            checker.check(history, &request, &mut checkers)?;
+        }
+    }
+    Ok(checkers)
 }
 
 /// Reads a history file (or a store directory's `history.jsonl`).
@@ -208,8 +217,14 @@ pub fn parse_initial(text: &str) -> Value {
 pub fn check_store(dir: &Path) -> Result<CheckResults, String> {
     let (history, format) = load(dir, None)?;
     let options = linearizable::Options::new(ModelKind::infer(&history));
-    let models = stored_models(dir);
-    let checkers = check_history(&history, &options, &TxnOptions::default(), &models)?;
+    let judging = stored_judging(dir);
+    let checkers = check_history(
+        &history,
+        &options,
+        &TxnOptions::default(),
+        &judging.models,
+        judging.checkers,
+    )?;
     let results = CheckResults::new(&history, format, checkers);
     std::fs::write(dir.join("results.json"), results.to_json())
         .map_err(|error| error.to_string())?;

@@ -8,7 +8,7 @@
 use super::Completion;
 use crate::target_config::template::{self, json_escape, path_escape};
 use crate::target_config::{Request, TargetConfig};
-use crate::workload::OpSpec;
+use crate::workload::Op;
 use serde_json::{Value, json};
 
 /// Sends `op` to the node at `base` (`http://host:port`) and classifies the outcome.
@@ -16,28 +16,30 @@ pub async fn invoke(
     client: &reqwest::Client,
     config: &TargetConfig,
     base: &str,
-    op: &OpSpec,
+    op: &Op,
 ) -> Completion {
-    let request = match op.f {
-        "read" => &config.operations.read,
-        "write" => &config.operations.write,
-        "cas" => match &config.operations.cas {
+    let request = match op {
+        Op::Read { .. } => &config.operations.read,
+        Op::Write { .. } => &config.operations.write,
+        Op::Cas { .. } => match &config.operations.cas {
             Some(cas) => cas,
             None => return Completion::Fail(json!("the target config has no cas")),
         },
-        other => return Completion::Fail(json!(format!("{other} is not supported"))),
+        Op::Txn { .. } => return Completion::Fail(json!("txn is not supported")),
     };
-    let (value, old, new) = match op.f {
-        "cas" => (Value::Null, op.value[0].clone(), op.value[1].clone()),
-        _ => (op.value.clone(), Value::Null, Value::Null),
+    let key = op.key().unwrap_or_default();
+    let (value, old, new) = match op {
+        Op::Cas { from, to, .. } => (Value::Null, from.clone(), to.clone()),
+        _ => (op.value(), Value::Null, Value::Null),
     };
     let fill = |name: &str| match name {
-        "key" => op.key.clone(),
+        "key" => key.to_string(),
         "value" => value_text(&value),
         "old" => value_text(&old),
         _ => value_text(&new),
     };
-    let body = match (&request.body_if_absent, old.is_null() && op.f == "cas") {
+    let is_cas = matches!(op, Op::Cas { .. });
+    let body = match (&request.body_if_absent, old.is_null() && is_cas) {
         (Some(absent), true) => Some(absent),
         _ => request.body.as_ref(),
     };
@@ -63,7 +65,7 @@ pub async fn invoke(
     };
     match outcome {
         // Reads change nothing: one that may have run is one that did not.
-        Completion::Info(error) if op.f == "read" => Completion::Fail(error),
+        Completion::Info(error) if op.read_only() => Completion::Fail(error),
         other => other,
     }
 }
@@ -72,7 +74,7 @@ pub async fn invoke(
 fn classify(
     config: &TargetConfig,
     request: &Request,
-    op: &OpSpec,
+    op: &Op,
     status: u16,
     body: &[u8],
 ) -> Completion {
@@ -95,8 +97,8 @@ fn classify(
             Completion::Info(error)
         };
     }
-    match op.f {
-        "read" => {
+    match op {
+        Op::Read { .. } => {
             let Some(reply) = reply else {
                 return Completion::Fail(json!("unreadable reply"));
             };
@@ -110,19 +112,19 @@ fn classify(
                 Some(other) => Completion::Ok(other.clone()),
             }
         }
-        "cas" => {
+        Op::Cas { .. } => {
             let succeeded = request
                 .success
                 .as_deref()
                 .and_then(|pointer| reply.as_ref()?.pointer(pointer))
                 .is_some_and(|flag| flag == &Value::Bool(true));
             if succeeded {
-                Completion::Ok(op.value.clone())
+                Completion::Ok(op.value())
             } else {
                 Completion::Fail(json!("compare failed"))
             }
         }
-        _ => Completion::Ok(op.value.clone()),
+        _ => Completion::Ok(op.value()),
     }
 }
 
@@ -176,11 +178,16 @@ mod tests {
             .unwrap()
     }
 
-    fn op(f: &'static str, value: Value) -> OpSpec {
-        OpSpec {
-            f,
-            key: "k1".to_string(),
-            value,
+    fn op(f: &'static str, value: Value) -> Op {
+        let key = "k1".to_string();
+        match f {
+            "read" => Op::Read { key },
+            "write" => Op::Write { key, value },
+            _ => Op::Cas {
+                key,
+                from: value[0].clone(),
+                to: value[1].clone(),
+            },
         }
     }
 

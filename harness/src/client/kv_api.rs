@@ -4,7 +4,7 @@
 //! `targets/README.md`.
 
 use super::Completion;
-use crate::workload::OpSpec;
+use crate::workload::Op;
 use serde_json::{Value, json};
 
 /// One node's base URL, parsed once: building each request from it skips the
@@ -32,21 +32,18 @@ impl Endpoint {
 }
 
 /// Sends `op` to the node at `endpoint` and classifies the outcome.
-pub async fn invoke(client: &reqwest::Client, endpoint: &Endpoint, op: &OpSpec) -> Completion {
-    let request = match op.f {
-        "read" => client.get(endpoint.url(&format!("/kv/{}", op.key))),
-        "write" => client
-            .put(endpoint.url(&format!("/kv/{}", op.key)))
-            .body(format!("{{\"value\":{}}}", op.value)),
-        "txn" => client
+pub async fn invoke(client: &reqwest::Client, endpoint: &Endpoint, op: &Op) -> Completion {
+    let request = match op {
+        Op::Read { key } => client.get(endpoint.url(&format!("/kv/{key}"))),
+        Op::Write { key, value } => client
+            .put(endpoint.url(&format!("/kv/{key}")))
+            .body(format!("{{\"value\":{value}}}")),
+        Op::Txn { .. } => client
             .post(endpoint.url("/txn"))
-            .body(format!("{{\"txn\":{}}}", op.value)),
-        _ => client
-            .post(endpoint.url(&format!("/kv/{}/cas", op.key)))
-            .body(format!(
-                "{{\"from\":{},\"to\":{}}}",
-                op.value[0], op.value[1]
-            )),
+            .body(format!("{{\"txn\":{}}}", op.value())),
+        Op::Cas { key, from, to } => client
+            .post(endpoint.url(&format!("/kv/{key}/cas")))
+            .body(format!("{{\"from\":{from},\"to\":{to}}}")),
     };
     let response = match request
         .header("content-type", "application/json")
@@ -111,15 +108,16 @@ pub enum Outcome<'a> {
 ///   whatever happened: reads change nothing, so one that may have run is the
 ///   same as one that did not (Jepsen does the same), and its process need not
 ///   be retired.
-pub fn classify(op: &OpSpec, outcome: Outcome) -> Completion {
+pub fn classify(op: &Op, outcome: Outcome) -> Completion {
     let completion = match outcome {
-        Outcome::Response { status, body } if (200..300).contains(&status) => match op.f {
+        Outcome::Response { status, body } if (200..300).contains(&status) => match op {
             // What was read comes back: a read's value, a transaction's
             // micro-operations with their reads filled in.
-            "read" | "txn" => {
-                let field = if op.f == "txn" { "txn" } else { "value" };
+            Op::Read { .. } | Op::Txn { .. } => {
+                let is_read = matches!(op, Op::Read { .. });
+                let field = if is_read { "value" } else { "txn" };
                 match serde_json::from_slice::<Value>(body) {
-                    Ok(mut reply) if op.f == "read" || reply[field].is_array() => {
+                    Ok(mut reply) if is_read || reply[field].is_array() => {
                         Completion::Ok(reply[field].take())
                     }
                     Ok(reply) => Completion::Info(json!(format!(
@@ -128,7 +126,8 @@ pub fn classify(op: &OpSpec, outcome: Outcome) -> Completion {
                     Err(error) => Completion::Info(json!(format!("unreadable reply: {error}"))),
                 }
             }
-            _ => Completion::Ok(op.value.clone()),
+            Op::Write { value, .. } => Completion::Ok(value.clone()),
+            Op::Cas { .. } => Completion::Ok(op.value()),
         },
         Outcome::Response { status, body } => {
             match serde_json::from_slice::<kv_api_error::ErrorBody>(body) {
@@ -169,11 +168,16 @@ mod kv_api_error {
 mod tests {
     use super::*;
 
-    fn op(f: &'static str, value: Value) -> OpSpec {
-        OpSpec {
-            f,
-            key: "k".to_string(),
-            value,
+    fn op(f: &'static str, value: Value) -> Op {
+        let key = "k".to_string();
+        match f {
+            "read" => Op::Read { key },
+            "write" => Op::Write { key, value },
+            _ => Op::Cas {
+                key,
+                from: value[0].clone(),
+                to: value[1].clone(),
+            },
         }
     }
 
@@ -246,7 +250,12 @@ mod tests {
                 status,
                 body: body.as_bytes(),
             };
-            assert_eq!(classify(op, outcome), expected, "{} {status} {body}", op.f);
+            assert_eq!(
+                classify(op, outcome),
+                expected,
+                "{} {status} {body}",
+                op.f()
+            );
         }
         let garbage = classify(
             &read,

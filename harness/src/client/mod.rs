@@ -8,7 +8,7 @@
 pub mod configured;
 pub mod kv_api;
 
-use crate::workload::OpSpec;
+use crate::workload::Op;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -61,7 +61,7 @@ pub enum NodeClient {
 
 impl NodeClient {
     /// Sends `op` to the node and classifies the outcome.
-    pub async fn invoke(&self, client: &reqwest::Client, op: &OpSpec) -> Completion {
+    pub async fn invoke(&self, client: &reqwest::Client, op: &Op) -> Completion {
         match self {
             NodeClient::Bundled(endpoint) => kv_api::invoke(client, endpoint, op).await,
             NodeClient::Configured(config, base) => {

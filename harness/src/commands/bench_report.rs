@@ -130,6 +130,7 @@ fn stored_run(dir: &Path, ops: usize) -> Result<(histories::History, serde_json:
         &options,
         &TxnOptions::default(),
         &check::all_models(),
+        None,
     )?;
     let results = check::CheckResults::new(&history, format, checkers);
     let json = results.to_json();

@@ -2,7 +2,7 @@
 
 use crate::checking::{
     CheckResults, LINEARIZABLE, check_history, load, parse_initial, parse_models, peak_rss_mib,
-    render::render_human, stored_models,
+    render::render_human, stored_judging,
 };
 use crate::exit;
 use checkers::linearizable::{Algorithm, Options};
@@ -136,13 +136,15 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         budget,
         ..TxnOptions::default()
     };
-    let models = match &args.models {
-        Some(text) => parse_models(text)?,
-        None if args.file.is_dir() => stored_models(&args.file),
-        None => vec![LINEARIZABLE],
+    let stored = args.file.is_dir().then(|| stored_judging(&args.file));
+    let models = match (&args.models, &stored) {
+        (Some(text), _) => parse_models(text)?,
+        (None, Some(stored)) => stored.models.clone(),
+        (None, None) => vec![LINEARIZABLE],
     };
+    let judges = stored.and_then(|stored| stored.checkers);
     let started = Instant::now();
-    let checkers = check_history(&history, &options, &txn_options, &models)?;
+    let checkers = check_history(&history, &options, &txn_options, &models, judges)?;
     let elapsed = started.elapsed();
     let results = CheckResults::new(&history, format, checkers);
     let json = results.to_json();

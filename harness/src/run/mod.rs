@@ -28,7 +28,7 @@ use crate::nemesis::{self, fault::FaultKind};
 use crate::net::netns::NetnsNet;
 use crate::net::{Backend, Network, ProxyNet};
 use crate::recorder::Recorder;
-use crate::workload::{GeneratorOptions, ThreadGenerator};
+use crate::workload::{GeneratorOptions, Stream};
 use checkers::Validity;
 use plan::Plan;
 use std::sync::Arc;
@@ -217,7 +217,6 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         calm_nemesis.clone(),
     ));
     let options = GeneratorOptions {
-        workload: plan.workload,
         mix: plan.mix,
         key_count: plan.key_count,
         ops_per_key: plan.ops_per_key,
@@ -240,7 +239,6 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let make_worker = |thread: usize, stop: &Arc<AtomicBool>| Worker {
         thread,
-        workload: plan.workload,
         concurrency: plan.concurrency,
         endpoint: endpoints[thread % endpoints.len()].clone(),
         client: client.clone(),
@@ -250,8 +248,8 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     let workers: Vec<_> = (0..plan.concurrency)
         .map(|thread| {
             let worker = make_worker(thread, &stop);
-            let generator = ThreadGenerator::new(&options, thread);
-            tokio::spawn(worker.run(generator, deadline))
+            let stream = Stream::new(&*plan.workload, &options, thread);
+            tokio::spawn(worker.run(stream, deadline))
         })
         .collect();
     let mut generations = 0;
@@ -290,9 +288,9 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             .into_iter()
             .enumerate()
             .map(|(thread, process)| {
-                let keys = ThreadGenerator::final_keys(&options, thread, generations);
+                let reads = plan.workload.final_reads(&options, thread, generations);
                 let worker = make_worker(thread, &interrupted);
-                tokio::spawn(worker.read_all(process, keys))
+                tokio::spawn(worker.read_all(process, reads))
             })
             .collect();
         for reader in readers {

@@ -5,11 +5,12 @@
 use super::store;
 use crate::checking;
 use crate::nemesis;
+use crate::nemesis::fault::FaultKind;
 use crate::net::grudge::Shape;
 use crate::net::netns;
 use crate::net::{Backend, Degradation};
 use crate::target_config::TargetConfig;
-use crate::workload::{Mix, Workload};
+use crate::workload::{self, Mix, Requirement, Workload};
 use checkers::ModelKind;
 use clap::Args;
 use serde::Serialize;
@@ -136,7 +137,7 @@ pub struct Plan {
     /// The planted bug, if any.
     pub bug: Option<String>,
     /// The workload.
-    pub workload: Workload,
+    pub workload: workload::Chosen,
     /// Worker threads.
     pub concurrency: usize,
     /// Target rate, ops/s.
@@ -219,19 +220,13 @@ impl Plan {
         if nodes == 0 {
             return Err("--nodes must be at least 1".to_string());
         }
-        let workload = Workload::from_name(&args.workload).ok_or_else(|| {
+        let workload = workload::by_name(&args.workload).ok_or_else(|| {
             format!(
                 "unknown workload {:?}; expected one of {}",
                 args.workload,
-                Workload::NAMES.join(", ")
+                workload::names().join(", ")
             )
         })?;
-        if workload.transactional() && target != "twopc-kv" {
-            return Err(format!(
-                "--workload {} needs transactions, which {target} does not serve; use --target twopc-kv",
-                workload.name(),
-            ));
-        }
         let concurrency = match args.concurrency.strip_suffix('n') {
             Some(per_node) => per_node.parse::<usize>().map(|per_node| per_node * nodes),
             None => args.concurrency.parse::<usize>(),
@@ -263,21 +258,19 @@ impl Plan {
             return Err("--timeout-ms must be at least 1".to_string());
         }
         let mix = Mix::parse(&args.mix)?;
-        if args.value_prefix.is_some() && workload.transactional() {
+        if args.value_prefix.is_some() && !workload.takes_value_prefix() {
             return Err(format!(
                 "--value-prefix is for register and kv workloads; {} appends and writes integers",
                 workload.name()
             ));
         }
-        let models = if workload.transactional() {
+        let models = if !workload.checkers().contains(&checking::PROFILE) {
             Vec::new()
         } else {
             checking::parse_models(&args.models)?
         };
         let nemesis = nemesis_options(args, nodes, config.as_deref())?;
-        if let Some(config) = &config {
-            check_capabilities(config, workload, mix, &nemesis.faults)?;
-        }
+        check_capabilities(&target, config.as_deref(), workload, mix, &nemesis.faults)?;
         let net = choose_net(args, &nemesis.faults, config.as_deref())?;
         if let Some(config) = &config
             && net != Some(Backend::Netns)
@@ -339,7 +332,7 @@ impl Plan {
             target,
             nodes,
             bug: args.bug.clone(),
-            workload,
+            workload: workload::Chosen(workload),
             concurrency,
             rate: args.rate,
             time_limit_s: args.time_limit,
@@ -365,42 +358,54 @@ impl Plan {
     }
 }
 
-/// Refuses what a configured store cannot take: faults its config rules out,
-/// and cas when it has none.
+/// Refuses, in one place, a plan that needs what the target lacks: what
+/// the workload requires of the store (transactions, cas) and the faults it
+/// can take.
 fn check_capabilities(
-    config: &TargetConfig,
-    workload: Workload,
+    target: &str,
+    config: Option<&TargetConfig>,
+    workload: &dyn Workload,
     mix: Mix,
-    faults: &[nemesis::fault::FaultKind],
+    faults: &[FaultKind],
 ) -> Result<(), String> {
-    if workload.transactional() {
-        return Err(format!(
-            "--workload {} needs transactions; a target config describes read, write and cas only",
-            workload.name()
-        ));
+    let serves = |requirement: Requirement| match (config, requirement) {
+        (Some(_), Requirement::Transactions) => false,
+        (Some(config), Requirement::Cas) => config.operations.cas.is_some(),
+        (None, Requirement::Transactions) => target == "twopc-kv",
+        (None, Requirement::Cas) => true,
+    };
+    for requirement in workload.requires(&mix) {
+        if serves(requirement) {
+            continue;
+        }
+        return Err(match (config, requirement) {
+            (Some(_), Requirement::Transactions) => format!(
+                "--workload {} needs transactions; a target config describes read, write and cas only",
+                workload.name()
+            ),
+            (None, _) => format!(
+                "--workload {} needs {}, which {target} does not serve; use --target twopc-kv",
+                workload.name(),
+                requirement.name()
+            ),
+            (Some(config), Requirement::Cas) => format!(
+                "{}'s config has no operations.cas; use --workload kv or a mix without cas (--mix 1,1,0)",
+                config.name
+            ),
+        });
     }
-    if config.operations.cas.is_none() && workload != Workload::Kv && mix.cas > 0 {
-        return Err(format!(
-            "{}'s config has no operations.cas; use --workload kv or a mix without cas (--mix 1,1,0)",
-            config.name
-        ));
-    }
-    for (fault, allowed, field) in [
-        (
-            nemesis::fault::FaultKind::Kill,
-            config.capabilities.kill,
-            "kill",
-        ),
-        (
-            nemesis::fault::FaultKind::Pause,
-            config.capabilities.pause,
-            "pause",
-        ),
+    let Some(config) = config else {
+        return Ok(());
+    };
+    for (fault, allowed) in [
+        (FaultKind::Kill, config.capabilities.kill),
+        (FaultKind::Pause, config.capabilities.pause),
     ] {
         if faults.contains(&fault) && !allowed {
             return Err(format!(
-                "{}'s config says capabilities.{field} = false: no {field} nemesis",
-                config.name
+                "{}'s config says capabilities.{name} = false: no {name} nemesis",
+                config.name,
+                name = fault.name()
             ));
         }
     }
@@ -426,7 +431,7 @@ fn nemesis_options(
     nodes: usize,
     config: Option<&TargetConfig>,
 ) -> Result<nemesis::Options, String> {
-    let faults = nemesis::fault::FaultKind::parse_list(&args.nemesis)?;
+    let faults = FaultKind::parse_list(&args.nemesis)?;
     let targets = nemesis::Targets::parse_list(&args.nemesis_targets)?;
     if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
         return Err(format!(
@@ -453,7 +458,7 @@ fn nemesis_options(
             args.packet_loss
         ));
     }
-    if faults.contains(&nemesis::fault::FaultKind::Clock) {
+    if faults.contains(&FaultKind::Clock) {
         if let Some(config) = config
             && !config.capabilities.clock
         {
@@ -488,15 +493,12 @@ fn nemesis_options(
 /// addresses from the harness, `auto` means the rootless proxies.
 fn choose_net(
     args: &RunArgs,
-    faults: &[nemesis::fault::FaultKind],
+    faults: &[FaultKind],
     config: Option<&TargetConfig>,
 ) -> Result<Option<Backend>, String> {
-    let needs_net = faults.iter().any(|fault| {
-        matches!(
-            fault,
-            nemesis::fault::FaultKind::Partition | nemesis::fault::FaultKind::Packet
-        )
-    });
+    let needs_net = faults
+        .iter()
+        .any(|fault| matches!(fault, FaultKind::Partition | FaultKind::Packet));
     if let Some(config) = config {
         // A third-party store takes the backends its config names.
         let allowed = &config.capabilities.partition;

@@ -4,7 +4,7 @@
 
 use crate::client::{Completion, NodeClient};
 use crate::recorder::Recorder;
-use crate::workload::{OpSpec, ThreadGenerator, Workload};
+use crate::workload::{Op, Stream};
 use histories::{EventType, Process};
 use serde_json::Value;
 use std::sync::Arc;
@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 /// One worker thread: a logical process at a time, bound to one node.
 pub struct Worker {
     pub thread: usize,
-    pub workload: Workload,
     pub concurrency: usize,
     pub endpoint: NodeClient,
     pub client: reqwest::Client,
@@ -25,11 +24,7 @@ pub struct Worker {
 impl Worker {
     /// Invokes operations until the deadline or a stop; returns the highest key
     /// generation used and the process id it ends with.
-    pub async fn run(
-        self,
-        mut generator: ThreadGenerator,
-        deadline: Instant,
-    ) -> Result<(u64, u64), String> {
+    pub async fn run(self, mut stream: Stream, deadline: Instant) -> Result<(u64, u64), String> {
         let mut process = self.thread as u64;
         // Each operation is due a stagger gap after the previous one was due;
         // sleeping only when ahead of that schedule keeps the rate right even
@@ -43,7 +38,7 @@ impl Worker {
         for _ in 0..100_000_000u64 {
             let now = tokio::time::Instant::now();
             due = due.max(now.checked_sub(MAX_LAG).unwrap_or(now));
-            due += generator.delay();
+            due += stream.delay();
             if self.stop.load(Ordering::Relaxed)
                 || due.into_std() >= deadline
                 || Instant::now() >= deadline
@@ -53,49 +48,44 @@ impl Worker {
             if due > now {
                 tokio::time::sleep_until(due).await;
             }
-            let op = generator.next_op();
+            let op = stream.next_op();
             let completion = self.invoke(process, &op).await?;
             match completion {
-                Completion::Ok(value) if op.f == "read" => generator.observe(&op.key, &value),
+                Completion::Ok(value) => stream.observe(&op, &value),
                 // A process whose operation is indeterminate is retired.
                 Completion::Info(_) => process += self.concurrency as u64,
                 _ => {}
             }
         }
-        Ok((generator.generations(), process))
+        Ok((stream.generations(), process))
     }
 
-    async fn invoke(&self, process: u64, op: &OpSpec) -> Result<Completion, String> {
+    async fn invoke(&self, process: u64, op: &Op) -> Result<Completion, String> {
         let record = |kind, value: Value, error| {
             self.recorder
                 .record(
                     kind,
                     Process::Client(process),
-                    op.f,
-                    op.history_key(),
+                    op.f(),
+                    op.key(),
                     value,
                     error,
                 )
                 .map_err(|error| format!("writing the history: {error}"))
         };
-        record(EventType::Invoke, op.value.clone(), None)?;
+        record(EventType::Invoke, op.value(), None)?;
         let completion = self.endpoint.invoke(&self.client, op).await;
         match &completion {
             Completion::Ok(value) => record(EventType::Ok, value.clone(), None)?,
-            Completion::Fail(error) => {
-                record(EventType::Fail, op.value.clone(), Some(error.clone()))?
-            }
-            Completion::Info(error) => {
-                record(EventType::Info, op.value.clone(), Some(error.clone()))?
-            }
+            Completion::Fail(error) => record(EventType::Fail, op.value(), Some(error.clone()))?,
+            Completion::Info(error) => record(EventType::Info, op.value(), Some(error.clone()))?,
         }
         Ok(completion)
     }
 
     /// The final phase: reads each key until one succeeds (a few tries each).
-    pub async fn read_all(self, process: u64, keys: Vec<String>) -> Result<(), String> {
-        for key in keys {
-            let op = OpSpec::final_read(self.workload, key);
+    pub async fn read_all(self, process: u64, reads: Vec<Op>) -> Result<(), String> {
+        for op in reads {
             // A few seconds of tries: a node restarted by the nemesis may still
             // be rejoining.
             for _ in 0..50 {

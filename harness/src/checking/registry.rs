@@ -1,0 +1,163 @@
+//! The checker registry: every checker faultline runs, each a history in and
+//! a typed report out, in the order they run (a later one may use an earlier
+//! one's verdict: the weak models skip what linearizability already proved).
+//! A workload names the checkers that judge it; a history from elsewhere is
+//! judged by those that fit its operations. A new checker is one
+//! implementation and one line in [`ALL`].
+
+use super::{Checkers, LINEARIZABLE, PROFILE, TRANSACTIONAL};
+use checkers::Validity;
+use checkers::linearizable;
+use checkers::txn::{self, TxnOptions};
+use checkers::weak;
+use histories::History;
+
+/// What a check is asked for.
+pub struct Request<'a> {
+    /// The linearizability search's options (model, budget, threads).
+    pub linearizable: &'a linearizable::Options,
+    /// The transactional checker's options (isolation model, budget).
+    pub transactional: &'a TxnOptions,
+    /// The consistency models asked for (`--models`).
+    pub models: &'a [&'a str],
+}
+
+/// A checker.
+pub trait Checker: Sync {
+    /// Its name, as workloads and results name it.
+    fn name(&self) -> &'static str;
+    /// Whether `history`'s operations are of the kind it judges.
+    fn fits(&self, history: &History) -> bool;
+    /// Judges `history`, adding its report to `into`.
+    ///
+    /// # Errors
+    /// The history does not fit the checker (a message naming the line).
+    fn check(
+        &self,
+        history: &History,
+        request: &Request,
+        into: &mut Checkers,
+    ) -> Result<(), String>;
+}
+
+/// Every checker, in the order they run.
+pub const ALL: &[&dyn Checker] = &[&Linearizable, &Profile, &Transactional];
+
+/// The checker named `name`.
+pub fn by_name(name: &str) -> Option<&'static dyn Checker> {
+    ALL.iter().copied().find(|checker| checker.name() == name)
+}
+
+/// Whether a history is made of transactions (its first operation is a `txn`).
+pub fn transactional(history: &History) -> bool {
+    history
+        .operations
+        .first()
+        .is_some_and(|operation| history.invocation(operation).f == "txn")
+}
+
+/// Linearizability per key (Knossos-style search).
+struct Linearizable;
+
+impl Checker for Linearizable {
+    fn name(&self) -> &'static str {
+        LINEARIZABLE
+    }
+
+    fn fits(&self, history: &History) -> bool {
+        !transactional(history)
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        request: &Request,
+        into: &mut Checkers,
+    ) -> Result<(), String> {
+        if request.models.contains(&LINEARIZABLE) {
+            into.linearizable = Some(
+                linearizable::check(history, request.linearizable)
+                    .map_err(|error| error.to_string())?,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The weak models of the consistency profile: sequential, causal, session.
+struct Profile;
+
+impl Checker for Profile {
+    fn name(&self) -> &'static str {
+        PROFILE
+    }
+
+    fn fits(&self, history: &History) -> bool {
+        !transactional(history)
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        request: &Request,
+        into: &mut Checkers,
+    ) -> Result<(), String> {
+        if !weak::MODELS
+            .iter()
+            .any(|model| request.models.contains(model))
+        {
+            return Ok(());
+        }
+        let known = into
+            .linearizable
+            .as_ref()
+            .is_some_and(|report| report.valid == Validity::Valid);
+        into.profile =
+            weak::check_given(history, request.models, &request.linearizable.budget, known);
+        Ok(())
+    }
+}
+
+/// Transactional isolation (Elle-style cycles).
+struct Transactional;
+
+impl Checker for Transactional {
+    fn name(&self) -> &'static str {
+        TRANSACTIONAL
+    }
+
+    fn fits(&self, history: &History) -> bool {
+        transactional(history)
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        request: &Request,
+        into: &mut Checkers,
+    ) -> Result<(), String> {
+        into.transactional =
+            Some(txn::check(history, request.transactional).map_err(|error| error.to_string())?);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_checker_is_registered_once_and_found_by_name() {
+        for checker in ALL {
+            assert!(std::ptr::addr_eq(
+                by_name(checker.name()).unwrap(),
+                *checker
+            ));
+        }
+        for workload in crate::workload::ALL {
+            for name in workload.checkers() {
+                assert!(by_name(name).is_some(), "{} names {name}", workload.name());
+            }
+        }
+    }
+}
