@@ -1,7 +1,7 @@
 //! The bundled stores as real processes: `kill -9` loses nothing acknowledged,
 //! unless the `no-fsync` bug is on.
 
-use faultline::cluster::LocalCluster;
+use faultline::target::cluster::LocalCluster;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 

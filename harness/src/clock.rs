@@ -7,8 +7,10 @@
 //! either. It works only for dynamically linked programs that read the clock
 //! through libc — the bundled nodes, not Go or static binaries.
 
+use crate::host::Host;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where Debian and others put the library.
 const CANDIDATES: &[&str] = &[
@@ -47,10 +49,11 @@ pub fn library() -> Result<PathBuf, String> {
         })
 }
 
-/// The timestamp files of a run's nodes.
+/// The timestamp files of a run's nodes, each written on its node's host.
 pub struct Clocks {
     library: PathBuf,
     dir: PathBuf,
+    hosts: std::sync::Mutex<BTreeMap<String, Arc<dyn Host>>>,
 }
 
 impl Clocks {
@@ -64,6 +67,7 @@ impl Clocks {
         Ok(Clocks {
             library,
             dir: dir.to_path_buf(),
+            hosts: Default::default(),
         })
     }
 
@@ -71,12 +75,20 @@ impl Clocks {
         self.dir.join(format!("{node}.faketime"))
     }
 
-    /// The environment that starts `node` with its own clock (at offset 0 the
-    /// first time).
+    /// The environment that starts `node` on `host` with its own clock (at
+    /// offset 0 the first time).
     ///
     /// # Errors
     /// The timestamp file cannot be written.
-    pub fn environment(&self, node: &str) -> Result<BTreeMap<String, String>, String> {
+    pub fn environment(
+        &self,
+        node: &str,
+        host: Arc<dyn Host>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        self.hosts
+            .lock()
+            .expect("clock hosts lock")
+            .insert(node.to_string(), host);
         if !self.file(node).exists() {
             self.set(node, 0.0)?;
         }
@@ -99,12 +111,16 @@ impl Clocks {
     /// # Errors
     /// The file cannot be written.
     pub fn set(&self, node: &str, offset_s: f64) -> Result<(), String> {
-        // Written aside and renamed, so a node never reads half a file.
-        let file = self.file(node);
-        let staged = file.with_extension("staged");
-        std::fs::write(&staged, format!("{offset_s:+.3}\n"))
-            .and_then(|()| std::fs::rename(&staged, &file))
-            .map_err(|error| format!("{}: {error}", file.display()))
+        // Written whole (aside and renamed), so a node never reads half a file.
+        let host = self
+            .hosts
+            .lock()
+            .expect("clock hosts lock")
+            .get(node)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(crate::host::Local));
+        host.write_file(&self.file(node), format!("{offset_s:+.3}\n").as_bytes())
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -122,7 +138,9 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let clocks = Clocks::new(dir.path()).unwrap();
-        let environment = clocks.environment("n1").unwrap();
+        let environment = clocks
+            .environment("n1", Arc::new(crate::host::Local))
+            .unwrap();
         // One process, two readings, the file rewritten between them.
         let mut child = std::process::Command::new("sh")
             .args(["-c", "date +%s; read line; date +%s"])

@@ -5,11 +5,39 @@
 //! Values travel as text: an integer as its digits, a string as itself. Read
 //! back, text that is an integer is one, any other text a string.
 
-use super::Completion;
-use crate::target_config::template::{self, json_escape, path_escape};
-use crate::target_config::{Request, TargetConfig};
+use super::{Client, Completion, Pending};
+use crate::target_file::template::{self, json_escape, path_escape};
+use crate::target_file::{Request, TargetConfig};
 use crate::workload::Op;
 use serde_json::{Value, json};
+
+/// A node of a store whose requests its target file describes.
+pub struct ConfiguredClient {
+    config: std::sync::Arc<TargetConfig>,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl ConfiguredClient {
+    /// A client of the node at `address` (`host:port`).
+    pub fn new(
+        config: std::sync::Arc<TargetConfig>,
+        address: &str,
+        http: reqwest::Client,
+    ) -> ConfiguredClient {
+        ConfiguredClient {
+            config,
+            base: format!("http://{address}"),
+            http,
+        }
+    }
+}
+
+impl Client for ConfiguredClient {
+    fn invoke<'a>(&'a self, op: &'a Op) -> Pending<'a> {
+        Box::pin(invoke(&self.http, &self.config, &self.base, op))
+    }
+}
 
 /// Sends `op` to the node at `base` (`http://host:port`) and classifies the outcome.
 pub async fn invoke(
@@ -18,10 +46,13 @@ pub async fn invoke(
     base: &str,
     op: &Op,
 ) -> Completion {
+    let Some(operations) = config.http_operations() else {
+        return Completion::Fail(json!("the target file describes no HTTP requests"));
+    };
     let request = match op {
-        Op::Read { .. } => &config.operations.read,
-        Op::Write { .. } => &config.operations.write,
-        Op::Cas { .. } => match &config.operations.cas {
+        Op::Read { .. } => &operations.read,
+        Op::Write { .. } => &operations.write,
+        Op::Cas { .. } => match &operations.cas {
             Some(cas) => cas,
             None => return Completion::Fail(json!("the target config has no cas")),
         },
@@ -57,17 +88,12 @@ pub async fn invoke(
             let status = response.status().as_u16();
             match response.bytes().await {
                 Ok(body) => classify(config, request, op, status, &body),
-                Err(error) => Completion::Info(json!(format!("indeterminate: {error}"))),
+                Err(error) => super::transport(false, &error.to_string()),
             }
         }
-        Err(error) if error.is_connect() => Completion::Fail(json!(format!("connect: {error}"))),
-        Err(error) => Completion::Info(json!(format!("indeterminate: {error}"))),
+        Err(error) => super::transport(error.is_connect(), &error.to_string()),
     };
-    match outcome {
-        // Reads change nothing: one that may have run is one that did not.
-        Completion::Info(error) if op.read_only() => Completion::Fail(error),
-        other => other,
-    }
+    super::settle(op, outcome)
 }
 
 /// A response's verdict by the config.
@@ -174,7 +200,7 @@ mod tests {
     }
 
     fn etcd() -> TargetConfig {
-        crate::target_config::parse("etcd.toml", include_str!("../../../targets/http/etcd.toml"))
+        crate::target_file::parse("etcd.toml", include_str!("../../../targets/http/etcd.toml"))
             .unwrap()
     }
 
@@ -197,9 +223,10 @@ mod tests {
         let read = op("read", Value::Null);
         let cas = op("cas", json!([1, 2]));
         let write = op("write", json!(5));
-        let reads = &config.operations.read;
-        let cass = config.operations.cas.as_ref().unwrap();
-        let writes = &config.operations.write;
+        let operations = config.http_operations().unwrap();
+        let reads = &operations.read;
+        let cass = operations.cas.as_ref().unwrap();
+        let writes = &operations.write;
         let found = br#"{"header":{},"kvs":[{"key":"azE=","value":"MTAwMg=="}],"count":"1"}"#;
         assert_eq!(
             classify(&config, reads, &read, 200, found),

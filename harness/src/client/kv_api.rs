@@ -3,7 +3,7 @@
 //! `ok`, `fail` or `info` in [`classify`], following the error table in
 //! `targets/README.md`.
 
-use super::Completion;
+use super::{Client, Completion, Pending};
 use crate::workload::Op;
 use serde_json::{Value, json};
 
@@ -28,6 +28,31 @@ impl Endpoint {
         let mut url = self.0.clone();
         url.set_path(path);
         url
+    }
+}
+
+/// A node of a bundled store.
+pub struct KvApiClient {
+    endpoint: Endpoint,
+    http: reqwest::Client,
+}
+
+impl KvApiClient {
+    /// A client of the node at `address` (`host:port`).
+    ///
+    /// # Errors
+    /// The address does not form a URL.
+    pub fn new(address: &str, http: reqwest::Client) -> Result<KvApiClient, String> {
+        Ok(KvApiClient {
+            endpoint: Endpoint::new(address)?,
+            http,
+        })
+    }
+}
+
+impl Client for KvApiClient {
+    fn invoke<'a>(&'a self, op: &'a Op) -> Pending<'a> {
+        Box::pin(invoke(&self.http, &self.endpoint, op))
     }
 }
 
@@ -139,19 +164,9 @@ pub fn classify(op: &Op, outcome: Outcome) -> Completion {
                 Err(_) => Completion::Info(json!(format!("http-{status}"))),
             }
         }
-        Outcome::Transport {
-            connect: true,
-            message,
-        } => Completion::Fail(json!(format!("connect: {message}"))),
-        Outcome::Transport {
-            connect: false,
-            message,
-        } => Completion::Info(json!(format!("indeterminate: {message}"))),
+        Outcome::Transport { connect, message } => super::transport(connect, &message),
     };
-    match completion {
-        Completion::Info(error) if op.read_only() => Completion::Fail(error),
-        other => other,
-    }
+    super::settle(op, completion)
 }
 
 /// The error body of the bundled stores' API, as read here.

@@ -2,8 +2,13 @@
 //! `ok` (it happened), `fail` (it certainly did not) or `info` (unknown).
 //! What the store under test does is data, never a Rust error.
 //!
+//! A [`Client`] speaks one protocol to one node; the rules every protocol
+//! shares — a connection never made is `fail`, a timeout or reset after
+//! sending is `info`, a read that did not succeed is `fail` — are
+//! [`transport`] and [`settle`], here and nowhere else.
+//!
 //! - `kv_api`: the bundled stores' HTTP/JSON contract.
-//! - `configured`: a store described by a target config.
+//! - `configured`: HTTP requests described by a target file's `[operations]`.
 
 pub mod configured;
 pub mod kv_api;
@@ -12,7 +17,8 @@ use crate::workload::Op;
 use serde_json::Value;
 use std::time::Duration;
 
-pub use kv_api::Endpoint;
+use std::future::Future;
+use std::pin::Pin;
 
 /// How an operation ended, as the history records it.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,23 +56,33 @@ pub fn bound_http_client(
         .expect("a plain HTTP client builds")
 }
 
-/// A node as the clients reach it: a bundled store's, or a configured one's.
-#[derive(Debug, Clone)]
-pub enum NodeClient {
-    /// A bundled store's node, through the HTTP/JSON contract of `targets/`.
-    Bundled(Endpoint),
-    /// A configured store's node at a base URL, by its config.
-    Configured(std::sync::Arc<crate::target_config::TargetConfig>, String),
+/// A future a client returns (boxed, so clients of any protocol share one
+/// type: an allocation per operation, small beside a network round trip).
+pub type Pending<'a> = Pin<Box<dyn Future<Output = Completion> + Send + 'a>>;
+
+/// A connection to one node, in the store's protocol.
+pub trait Client: Send + Sync {
+    /// Sends `op` and classifies what comes back.
+    fn invoke<'a>(&'a self, op: &'a Op) -> Pending<'a>;
 }
 
-impl NodeClient {
-    /// Sends `op` to the node and classifies the outcome.
-    pub async fn invoke(&self, client: &reqwest::Client, op: &Op) -> Completion {
-        match self {
-            NodeClient::Bundled(endpoint) => kv_api::invoke(client, endpoint, op).await,
-            NodeClient::Configured(config, base) => {
-                configured::invoke(client, config, base, op).await
-            }
-        }
+/// No response: `fail` when the connection was never made (the request was
+/// not sent), else `info` (it may have been applied).
+pub fn transport(connect: bool, message: &str) -> Completion {
+    if connect {
+        Completion::Fail(Value::String(format!("connect: {message}")))
+    } else {
+        Completion::Info(Value::String(format!("indeterminate: {message}")))
+    }
+}
+
+/// The last rule for every protocol: an operation that only reads and whose
+/// outcome is unknown is a failure — reads change nothing, so one that may
+/// have run is the same as one that did not (Jepsen does the same), and its
+/// process need not be retired.
+pub fn settle(op: &Op, completion: Completion) -> Completion {
+    match completion {
+        Completion::Info(error) if op.read_only() => Completion::Fail(error),
+        other => other,
     }
 }

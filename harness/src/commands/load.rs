@@ -3,8 +3,8 @@
 //! unique values over 100 keys), each sending to a random node.
 
 use crate::client::http_client;
-use crate::cluster::LocalCluster;
 use crate::exit;
+use crate::target::cluster::LocalCluster;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -110,11 +110,9 @@ pub fn run(store: &str, runs: usize, clients: usize, seconds: u64) -> Result<u8,
         let measured = LocalCluster::start(&exe, store, 3, &dir, None).and_then(|cluster| {
             runtime.block_on(async {
                 let addresses = cluster.addresses();
-                crate::cluster::wait_until_ready(
-                    &http_client(Duration::from_secs(1), 1),
-                    &addresses,
-                )
-                .await?;
+                cluster
+                    .wait_until_ready(&http_client(Duration::from_secs(1), 1))
+                    .await?;
                 Ok(drive(&addresses, clients, Duration::from_secs(seconds)).await)
             })
         });

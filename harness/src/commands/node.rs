@@ -52,7 +52,7 @@ pub fn run(args: &NodeArgs) -> u8 {
 /// SIGKILL and cannot clean up: the kernel sends this node SIGKILL when its
 /// parent exits. If the parent is already gone, the node stops at once.
 pub fn die_with_parent() {
-    let Some(parent) = std::env::var(crate::cluster::PARENT_PID)
+    let Some(parent) = std::env::var(crate::target::cluster::PARENT_PID)
         .ok()
         .and_then(|pid| pid.parse::<i32>().ok())
     else {

@@ -5,8 +5,8 @@
 //! writes over 100 keys; faultline runs its `kv` workload (the same mix) as fast
 //! as it can, and its rate is read from the history it recorded.
 
-use crate::cluster::LocalCluster;
 use crate::exit;
+use crate::target::cluster::LocalCluster;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -28,10 +28,9 @@ fn wrk_rate(exe: &Path, dir: &Path, clients: usize, seconds: u64) -> Result<f64,
     std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     let cluster = LocalCluster::start(exe, "chain-kv", 3, dir, None)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
-    runtime.block_on(crate::cluster::wait_until_ready(
-        &crate::client::http_client(Duration::from_secs(1), 1),
-        &cluster.addresses(),
-    ))?;
+    runtime.block_on(
+        cluster.wait_until_ready(&crate::client::http_client(Duration::from_secs(1), 1)),
+    )?;
     let script = dir.join("mix.lua");
     std::fs::write(&script, WRK_SCRIPT).map_err(|error| error.to_string())?;
     let addresses = cluster.addresses();

@@ -17,10 +17,10 @@ pub mod schedule;
 pub mod timeline;
 
 use crate::clock::Clocks;
-use crate::cluster::LocalCluster;
 use crate::net::Network;
 use crate::net::grudge::Grudge;
 use crate::recorder::Recorder;
+use crate::target::cluster::LocalCluster;
 use fault::{Fault, FaultKind};
 use histories::{EventType, Process};
 use nix::sys::signal::Signal;

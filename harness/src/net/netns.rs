@@ -12,6 +12,11 @@
 
 use super::Degradation;
 use super::grudge::Grudge;
+use crate::host::{Host, Namespace};
+use std::time::Duration;
+
+/// How long one nft command may take.
+const NFT_TIMEOUT: Duration = Duration::from_secs(10);
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
@@ -27,39 +32,18 @@ pub struct NetnsNet {
     degraded: BTreeMap<String, Degradation>,
 }
 
-/// Runs `ip`/`nft` and the like; a failure names the command.
+/// Runs `ip` and the like on this machine; a failure names the command.
 fn sh(program: &str, args: &[&str], input: Option<&str>) -> Result<(), String> {
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    if input.is_some() {
-        command.stdin(Stdio::piped());
-    }
-    let mut child = command.spawn().map_err(|error| {
-        format!("{program}: {error} (the netns backend needs iproute2 and nftables, and root)")
-    })?;
-    if let Some(text) = input {
-        use std::io::Write;
-        let _ = child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(text.as_bytes());
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|error| error.to_string())?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
+    let argv: Vec<String> = std::iter::once(program)
+        .chain(args.iter().copied())
+        .map(str::to_string)
+        .collect();
+    crate::host::Local
+        .run(&argv, input, NFT_TIMEOUT)
+        .map(|_| ())
+        .map_err(|error| {
+            format!("{error} (the netns backend needs iproute2 and nftables, and root)")
+        })
 }
 
 /// The namespace prefix of the run with process id `pid`.
@@ -148,13 +132,12 @@ impl NetnsNet {
         self.addresses.get(id).copied()
     }
 
-    /// The command prefix that runs a program in `id`'s namespace.
-    pub fn exec_prefix(&self, id: &str) -> Vec<String> {
-        ["ip", "netns", "exec"]
-            .iter()
-            .map(|part| part.to_string())
-            .chain([self.namespace(id)])
-            .collect()
+    /// `id`'s namespace as a host: where its process runs and its rules go.
+    pub fn host(&self, id: &str) -> Option<Namespace> {
+        Some(Namespace {
+            namespace: self.namespace(id),
+            address: self.address(id)?,
+        })
     }
 
     fn build(&self) -> Result<(), String> {
@@ -271,7 +254,6 @@ impl NetnsNet {
     /// Rewrites each node's table from the grudge and the degraded set.
     fn apply(&self) -> Result<(), String> {
         for id in self.addresses.keys() {
-            let namespace = self.namespace(id);
             let dropped: Vec<String> = self
                 .grudge
                 .get(id)
@@ -302,21 +284,19 @@ impl NetnsNet {
                 }
             }
             // Delete and re-add in one transaction: never a moment unguarded.
-            let exists = sh(
-                "ip",
-                &[
-                    "netns",
-                    "exec",
-                    &namespace,
-                    "nft",
-                    "list",
-                    "table",
-                    "inet",
-                    "faultline",
-                ],
-                None,
-            )
-            .is_ok();
+            let host = self.host(id).expect("every id has a host");
+            let nft = |words: &[&str], script: Option<&str>| {
+                let argv: Vec<String> = std::iter::once("nft")
+                    .chain(words.iter().copied())
+                    .map(str::to_string)
+                    .collect();
+                host.run(&argv, script, NFT_TIMEOUT)
+                    .map(|_| ())
+                    .map_err(|error| {
+                        format!("{error} (the netns backend needs iproute2 and nftables, and root)")
+                    })
+            };
+            let exists = nft(&["list", "table", "inet", "faultline"], None).is_ok();
             let mut script = String::new();
             if exists {
                 script.push_str("delete table inet faultline\n");
@@ -328,11 +308,7 @@ impl NetnsNet {
                 ));
             }
             if !script.is_empty() {
-                sh(
-                    "ip",
-                    &["netns", "exec", &namespace, "nft", "-f", "-"],
-                    Some(&script),
-                )?;
+                nft(&["-f", "-"], Some(&script))?;
             }
         }
         Ok(())

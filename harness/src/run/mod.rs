@@ -16,17 +16,14 @@
 
 pub mod plan;
 pub mod progress;
+pub mod setup;
 pub mod store;
 pub mod worker;
 
 use crate::checking;
-use crate::client::{Endpoint, NodeClient, bound_http_client};
-use crate::clock::Clocks;
-use crate::cluster::LocalCluster;
+use crate::client::bound_http_client;
 use crate::exit;
 use crate::nemesis::{self, fault::FaultKind};
-use crate::net::netns::NetnsNet;
-use crate::net::{Backend, Network, ProxyNet};
 use crate::recorder::Recorder;
 use crate::workload::{GeneratorOptions, Stream};
 use checkers::Validity;
@@ -74,90 +71,20 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     let plan_json = serde_json::to_string_pretty(&plan).expect("the plan serializes") + "\n";
     std::fs::write(dir.join("plan.json"), plan_json).map_err(|error| error.to_string())?;
 
-    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let mut cluster = match &plan.config {
-        Some(config) => {
-            LocalCluster::prepare_configured(&exe, config.clone(), plan.nodes, &dir.join("nodes"))?
-        }
-        None => LocalCluster::prepare(
-            &exe,
-            &plan.target,
-            plan.nodes,
-            &dir.join("nodes"),
-            &dir.join("nodes"),
-            plan.bug.as_deref(),
-        )?,
-    };
-    // Links through proxies, clocks through libfaketime: set before any node
-    // starts, kept across restarts.
-    let mut local_address = None;
-    let net = match plan.net {
-        Some(Backend::Netns) => {
-            let net = NetnsNet::new(&cluster.ids())?;
-            for id in cluster.ids() {
-                let address = net.address(&id).expect("every id has an address");
-                cluster.place(&id, address, net.exec_prefix(&id));
-            }
-            local_address = Some(std::net::IpAddr::V4(net.host_address()));
-            // What to look for if this run is killed: `faultline cleanup`.
-            let record = serde_json::json!({
-                "namespaces": net.namespaces(),
-                "host_link": net.host_link(),
-                "addresses": net.addresses(),
-            });
-            std::fs::write(
-                dir.join("nodes/namespaces.json"),
-                serde_json::to_string_pretty(&record).expect("serializes") + "\n",
-            )
-            .map_err(|error| error.to_string())?;
-            Some(Arc::new(std::sync::Mutex::new(Network::Netns(net))))
-        }
-        Some(Backend::Proxy) => {
-            let net = ProxyNet::new(&cluster.peer_addresses())?;
-            let mut links = serde_json::Map::new();
-            for from in cluster.ids() {
-                for to in cluster.ids() {
-                    if let Some(address) = net.route(&from, &to) {
-                        cluster.route(&from, &to, address.to_string());
-                        links.insert(format!("{from}->{to}"), address.to_string().into());
-                    }
-                }
-            }
-            // Which proxy carries which link, for reading the nodes' logs.
-            let links = serde_json::to_string_pretty(&links).expect("links serialize") + "\n";
-            std::fs::write(dir.join("nodes/links.json"), links)
-                .map_err(|error| error.to_string())?;
-            Some(Arc::new(std::sync::Mutex::new(Network::Proxy(net))))
-        }
-        None => None,
-    };
-    let clocks = if plan.nemesis.faults.contains(&FaultKind::Clock) {
-        let clocks = Clocks::new(&dir.join("nodes").join("clocks"))?;
-        for node in cluster.nodes() {
-            cluster.set_environment(&node, clocks.environment(&node)?);
-        }
-        Some(Arc::new(clocks))
-    } else {
-        None
-    };
-    cluster.launch_all()?;
+    let setup::Started {
+        cluster,
+        net,
+        clocks,
+        local_address,
+    } = setup::start(&plan, &dir)?;
     let addresses = cluster.addresses();
     let client = bound_http_client(
         Duration::from_millis(plan.timeout_ms),
         plan.concurrency,
         local_address,
     );
-    let probes = cluster.ready_probes();
-    let ready = || async {
-        match &plan.config {
-            Some(config) => {
-                crate::cluster::wait_until_configured_ready(&client, config, &probes, &addresses)
-                    .await
-            }
-            None => crate::cluster::wait_until_ready(&client, &addresses).await,
-        }
-    };
-    ready().await?;
+    let readiness = cluster.readiness(&client)?;
+    readiness.wait(&client).await?;
 
     let start = Instant::now();
     let recorder = Arc::new(
@@ -229,19 +156,12 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     // Worker `thread` is bound to node `thread mod n`, and stops on `stop`.
     let endpoints = addresses
         .iter()
-        .map(|address| match &plan.config {
-            Some(config) => Ok(NodeClient::Configured(
-                config.clone(),
-                format!("http://{address}"),
-            )),
-            None => Endpoint::new(address).map(NodeClient::Bundled),
-        })
+        .map(|address| plan.under_test.open_client(address, &client))
         .collect::<Result<Vec<_>, _>>()?;
     let make_worker = |thread: usize, stop: &Arc<AtomicBool>| Worker {
         thread,
         concurrency: plan.concurrency,
         endpoint: endpoints[thread % endpoints.len()].clone(),
-        client: client.clone(),
         recorder: recorder.clone(),
         stop: stop.clone(),
     };
@@ -279,7 +199,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     // have been written, unless the run was interrupted.
     if failure.is_none() && !interrupted.load(Ordering::Relaxed) && !plan.nemesis.faults.is_empty()
     {
-        if let Err(error) = ready().await {
+        if let Err(error) = readiness.wait(&client).await {
             failure = Some(error);
         }
     }

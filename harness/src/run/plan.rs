@@ -9,13 +9,13 @@ use crate::nemesis::fault::FaultKind;
 use crate::net::grudge::Shape;
 use crate::net::netns;
 use crate::net::{Backend, Degradation};
-use crate::target_config::TargetConfig;
+use crate::target::Target;
+use crate::target_file::{Protocol, TargetConfig};
 use crate::workload::{self, Mix, Requirement, Workload};
 use checkers::ModelKind;
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// `faultline run`.
 #[derive(Debug, Args)]
@@ -166,8 +166,9 @@ pub struct Plan {
     /// The target config the store was described by, if not bundled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_config: Option<PathBuf>,
+    /// The store, as its target file describes it.
     #[serde(skip)]
-    pub config: Option<Arc<TargetConfig>>,
+    pub under_test: Target,
     /// The command that reproduces this run's schedule.
     pub command: String,
     #[serde(skip)]
@@ -184,39 +185,13 @@ impl Plan {
     /// # Errors
     /// A message saying what is allowed.
     pub fn from_args(args: &RunArgs) -> Result<Plan, String> {
-        let config = match &args.target_config {
-            Some(path) => Some(Arc::new(crate::target_config::load(path)?)),
-            None => None,
+        let under_test = match &args.target_config {
+            Some(path) => Target::from_file(path, args.bug.as_deref())?,
+            None => Target::bundled(&args.target, args.bug.as_deref())?,
         };
-        let target = match &config {
-            Some(config) => config.name.clone(),
-            None => args.target.clone(),
-        };
-        let bugs: &[&str] = match (target.as_str(), &config) {
-            (_, Some(_)) => &[],
-            ("chain-kv", None) => chain_kv::Bug::NAMES,
-            ("twopc-kv", None) => twopc_kv::Bug::NAMES,
-            (other, None) => {
-                return Err(format!(
-                    "unknown target {other:?}; expected chain-kv or twopc-kv, or describe the store in a file for --target-config (see targets/http/etcd.toml)"
-                ));
-            }
-        };
-        if let Some(bug) = &args.bug
-            && !bugs.contains(&bug.as_str())
-        {
-            return Err(if config.is_some() {
-                format!("--bug plants a bug in a bundled store; {target} is not one")
-            } else {
-                format!(
-                    "{target} has no bug {bug:?}; expected one of {}",
-                    bugs.join(", ")
-                )
-            });
-        }
-        let nodes = args
-            .nodes
-            .unwrap_or_else(|| config.as_ref().map_or(3, |config| config.nodes.count));
+        let config = under_test.config.clone();
+        let target = config.name.clone();
+        let nodes = args.nodes.unwrap_or(config.nodes.count);
         if nodes == 0 {
             return Err("--nodes must be at least 1".to_string());
         }
@@ -269,20 +244,19 @@ impl Plan {
         } else {
             checking::parse_models(&args.models)?
         };
-        let nemesis = nemesis_options(args, nodes, config.as_deref())?;
-        check_capabilities(&target, config.as_deref(), workload, mix, &nemesis.faults)?;
-        let net = choose_net(args, &nemesis.faults, config.as_deref())?;
-        if let Some(config) = &config
-            && net != Some(Backend::Netns)
+        let nemesis = nemesis_options(args, nodes, &config)?;
+        check_capabilities(&config, workload, mix, &nemesis.faults)?;
+        let net = choose_net(args, &nemesis.faults, &config)?;
+        if net != Some(Backend::Netns)
             && nodes > 1
             && let Some(port) = config.nodes.client_port.or(config.nodes.peer_port)
         {
             return Err(format!(
                 "{}: nodes.client_port / nodes.peer_port: port {port} is fixed, but the nodes share loopback here: a port clash; leave the ports out (free ones are chosen) or use --net netns",
-                args.target_config
+                under_test
+                    .file
                     .as_ref()
-                    .expect("a config has a path")
-                    .display()
+                    .map_or_else(|| target.clone(), |file| file.display().to_string())
             ));
         }
         store::check_writable(&args.store)?;
@@ -346,7 +320,7 @@ impl Plan {
             net,
             value_prefix: args.value_prefix.clone(),
             target_config: args.target_config.clone(),
-            config,
+            under_test,
             command,
             store: args.store.clone(),
             stats: args.stats,
@@ -360,43 +334,37 @@ impl Plan {
 
 /// Refuses, in one place, a plan that needs what the target lacks: what
 /// the workload requires of the store (transactions, cas) and the faults it
-/// can take.
+/// can take, as its target file declares them.
 fn check_capabilities(
-    target: &str,
-    config: Option<&TargetConfig>,
+    config: &TargetConfig,
     workload: &dyn Workload,
     mix: Mix,
     faults: &[FaultKind],
 ) -> Result<(), String> {
-    let serves = |requirement: Requirement| match (config, requirement) {
-        (Some(_), Requirement::Transactions) => false,
-        (Some(config), Requirement::Cas) => config.operations.cas.is_some(),
-        (None, Requirement::Transactions) => target == "twopc-kv",
-        (None, Requirement::Cas) => true,
-    };
     for requirement in workload.requires(&mix) {
-        if serves(requirement) {
+        let served = match requirement {
+            Requirement::Transactions => config.capabilities.transactions,
+            Requirement::Cas => config.serves_cas(),
+        };
+        if served {
             continue;
         }
-        return Err(match (config, requirement) {
-            (Some(_), Requirement::Transactions) => format!(
+        return Err(match (requirement, &config.protocol) {
+            (Requirement::Transactions, Protocol::Http(_)) => format!(
                 "--workload {} needs transactions; a target config describes read, write and cas only",
                 workload.name()
             ),
-            (None, _) => format!(
-                "--workload {} needs {}, which {target} does not serve; use --target twopc-kv",
+            (Requirement::Transactions, Protocol::KvApi) => format!(
+                "--workload {} needs transactions, which {} does not serve; use --target twopc-kv",
                 workload.name(),
-                requirement.name()
+                config.name
             ),
-            (Some(config), Requirement::Cas) => format!(
+            (Requirement::Cas, _) => format!(
                 "{}'s config has no operations.cas; use --workload kv or a mix without cas (--mix 1,1,0)",
                 config.name
             ),
         });
     }
-    let Some(config) = config else {
-        return Ok(());
-    };
     for (fault, allowed) in [
         (FaultKind::Kill, config.capabilities.kill),
         (FaultKind::Pause, config.capabilities.pause),
@@ -429,7 +397,7 @@ fn shell_quote(text: &str) -> String {
 fn nemesis_options(
     args: &RunArgs,
     nodes: usize,
-    config: Option<&TargetConfig>,
+    config: &TargetConfig,
 ) -> Result<nemesis::Options, String> {
     let faults = FaultKind::parse_list(&args.nemesis)?;
     let targets = nemesis::Targets::parse_list(&args.nemesis_targets)?;
@@ -459,9 +427,7 @@ fn nemesis_options(
         ));
     }
     if faults.contains(&FaultKind::Clock) {
-        if let Some(config) = config
-            && !config.capabilities.clock
-        {
+        if !config.capabilities.clock {
             return Err(format!(
                 "the clock nemesis cannot skew {}'s clocks: {}; its config says capabilities.clock = false",
                 config.name,
@@ -489,55 +455,43 @@ fn nemesis_options(
 
 /// The network backend: `--net netns` puts the nodes in namespaces whatever
 /// the faults; otherwise a backend is needed only when the plan partitions or
-/// degrades links, and for the bundled targets, which take their peers'
-/// addresses from the harness, `auto` means the rootless proxies.
+/// degrades links, and `auto` takes the first backend the target file allows
+/// that works here (the bundled stores list the rootless proxies first: the
+/// harness sets their peers' addresses; namespaces need root).
 fn choose_net(
     args: &RunArgs,
     faults: &[FaultKind],
-    config: Option<&TargetConfig>,
+    config: &TargetConfig,
 ) -> Result<Option<Backend>, String> {
-    let needs_net = faults
-        .iter()
-        .any(|fault| matches!(fault, FaultKind::Partition | FaultKind::Packet));
-    if let Some(config) = config {
-        // A third-party store takes the backends its config names.
-        let allowed = &config.capabilities.partition;
-        let chosen = match Backend::parse(&args.net)? {
-            Some(backend) => Some(backend),
-            None if !needs_net => None,
-            None if allowed.iter().any(|name| name == "netns") && netns::available() => {
-                Some(Backend::Netns)
-            }
-            None if allowed.iter().any(|name| name == "proxy") => Some(Backend::Proxy),
-            None => {
-                return Err(format!(
+    let needs_net = faults.iter().any(|fault| fault.needs_network());
+    let allowed = &config.capabilities.partition;
+    let usable = |backend: Backend| backend != Backend::Netns || netns::available();
+    let chosen = match Backend::parse(&args.net)? {
+        Some(Backend::Netns) if !netns::available() => {
+            return Err("--net netns needs root; without it use --net proxy".to_string());
+        }
+        Some(Backend::Netns) => Backend::Netns,
+        _ if !needs_net => return Ok(None),
+        Some(backend) => backend,
+        None => allowed
+            .iter()
+            .filter_map(|name| Backend::parse(name).ok().flatten())
+            .find(|backend| usable(*backend))
+            .ok_or_else(|| {
+                format!(
                     "partitions of {} need the netns backend (its config allows {}), which needs root",
                     config.name,
                     allowed.join(", ")
-                ));
-            }
-        };
-        return match chosen {
-            Some(Backend::Netns) if !netns::available() => {
-                Err("--net netns needs root".to_string())
-            }
-            Some(backend) if needs_net && !allowed.iter().any(|name| name == backend.name()) => {
-                Err(format!(
-                    "{}'s config allows partitions through {} only (capabilities.partition), not {}",
-                    config.name,
-                    allowed.join(", "),
-                    backend.name()
-                ))
-            }
-            other => Ok(other),
-        };
+                )
+            })?,
+    };
+    if needs_net && !allowed.iter().any(|name| name == chosen.name()) {
+        return Err(format!(
+            "{}'s config allows partitions through {} only (capabilities.partition), not {}",
+            config.name,
+            allowed.join(", "),
+            chosen.name()
+        ));
     }
-    match Backend::parse(&args.net)? {
-        Some(Backend::Netns) if netns::available() => Ok(Some(Backend::Netns)),
-        Some(Backend::Netns) => {
-            Err("--net netns needs root; without it use --net proxy".to_string())
-        }
-        Some(Backend::Proxy) | None if needs_net => Ok(Some(Backend::Proxy)),
-        Some(Backend::Proxy) | None => Ok(None),
-    }
+    Ok(Some(chosen))
 }

@@ -2,7 +2,7 @@
 //! bound to one node. It invokes what its generator says when it says, and
 //! records every invocation and completion.
 
-use crate::client::{Completion, NodeClient};
+use crate::client::{Client, Completion};
 use crate::recorder::Recorder;
 use crate::workload::{Op, Stream};
 use histories::{EventType, Process};
@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 pub struct Worker {
     pub thread: usize,
     pub concurrency: usize,
-    pub endpoint: NodeClient,
-    pub client: reqwest::Client,
+    pub endpoint: Arc<dyn Client>,
     pub recorder: Arc<Recorder>,
     pub stop: Arc<AtomicBool>,
 }
@@ -74,7 +73,7 @@ impl Worker {
                 .map_err(|error| format!("writing the history: {error}"))
         };
         record(EventType::Invoke, op.value(), None)?;
-        let completion = self.endpoint.invoke(&self.client, op).await;
+        let completion = self.endpoint.invoke(op).await;
         match &completion {
             Completion::Ok(value) => record(EventType::Ok, value.clone(), None)?,
             Completion::Fail(error) => record(EventType::Fail, op.value(), Some(error.clone()))?,

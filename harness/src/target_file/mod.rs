@@ -20,11 +20,13 @@ pub const CONTROL_PLACEHOLDERS: &[&str] = &[
     "peer_port",
     "data_dir",
     "initial_cluster",
+    "exe",
     "pid",
 ];
 /// Placeholders of a node's start, restart and ready templates: all but `{pid}`
-/// (a node not yet started has none).
-pub const NODE_PLACEHOLDERS: &[&str] = CONTROL_PLACEHOLDERS.split_at(6).0;
+/// (a node not yet started has none). `{exe}` is this faultline binary, for
+/// stores it serves itself (`faultline node …`).
+pub const NODE_PLACEHOLDERS: &[&str] = CONTROL_PLACEHOLDERS.split_at(7).0;
 /// Placeholders of an operation's path and body.
 pub const OPERATION_PLACEHOLDERS: &[&str] = &["key", "value", "old", "new"];
 
@@ -35,12 +37,49 @@ pub struct TargetConfig {
     pub name: String,
     /// Its nodes.
     pub nodes: NodeSpec,
-    /// Its operations.
-    pub operations: Operations,
+    /// Processes beside the nodes (chain-kv's configuration master): clients
+    /// never use them and faults never touch them; a partition puts them on
+    /// the best-connected side.
+    pub roles: Vec<Role>,
+    /// The bugs that can be planted in it (the bundled stores).
+    pub bugs: Bugs,
+    /// How clients speak to it.
+    pub protocol: Protocol,
     /// Which failures are definite.
     pub errors: Errors,
     /// What faults it can take.
     pub capabilities: Capabilities,
+}
+
+/// How clients speak to a store.
+#[derive(Debug, Clone)]
+pub enum Protocol {
+    /// The bundled stores' HTTP/JSON contract (`targets/kv-api`), with its
+    /// own client.
+    KvApi,
+    /// HTTP requests described by `[operations]`.
+    Http(Box<Operations>),
+}
+
+/// A kind of process beside the nodes.
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// Its name.
+    pub name: String,
+    /// Its processes' ids: the name alone for one, `name1`, `name2`, … for more.
+    pub ids: Vec<String>,
+    /// Its start command (default: the nodes').
+    pub start: Option<Vec<Template>>,
+}
+
+/// Planted bugs.
+#[derive(Debug, Clone, Default)]
+pub struct Bugs {
+    /// Their names.
+    pub names: Vec<String>,
+    /// Words added to every start and restart command when one is planted
+    /// (`{bug}` is its name).
+    pub flag: Vec<Template>,
 }
 
 /// How nodes run.
@@ -70,6 +109,8 @@ pub struct NodeSpec {
     pub client_port: Option<u16>,
     /// Fixed peer port (else a free one per node).
     pub peer_port: Option<u16>,
+    /// Whether peers reach each other on the client port (the bundled stores).
+    pub peers_on_client_port: bool,
 }
 
 /// Commands that control a node, where signals will not do.
@@ -149,14 +190,22 @@ pub struct Capabilities {
     pub clock: bool,
     /// Why not, if not.
     pub clock_note: Option<String>,
+    /// Whether it serves multi-key transactions (`txn`).
+    pub transactions: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     name: String,
+    #[serde(default = "http")]
+    protocol: String,
     nodes: RawNodes,
-    operations: RawOperations,
+    #[serde(default)]
+    roles: Vec<RawRole>,
+    #[serde(default)]
+    bugs: RawBugs,
+    operations: Option<RawOperations>,
     #[serde(default)]
     errors: RawErrors,
     #[serde(default)]
@@ -182,6 +231,25 @@ struct RawNodes {
     resume: Option<String>,
     client_port: Option<u16>,
     peer_port: Option<u16>,
+    #[serde(default)]
+    peers_on_client_port: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    name: String,
+    #[serde(default = "one")]
+    count: usize,
+    start: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBugs {
+    #[serde(default)]
+    names: Vec<String>,
+    flag: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -236,6 +304,8 @@ struct RawCapabilities {
     #[serde(default)]
     clock: bool,
     clock_note: Option<String>,
+    #[serde(default)]
+    transactions: bool,
 }
 
 impl Default for RawCapabilities {
@@ -246,12 +316,19 @@ impl Default for RawCapabilities {
             pause: true,
             clock: false,
             clock_note: None,
+            transactions: false,
         }
     }
 }
 
 fn three() -> usize {
     3
+}
+fn one() -> usize {
+    1
+}
+fn http() -> String {
+    "http".to_string()
 }
 fn comma() -> String {
     ",".to_string()
@@ -390,28 +467,78 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
             format!("{peer} is nodes.client_port too: a port clash"),
         ));
     }
-    let read = request(&at, "operations.read", &raw.operations.read)?;
-    let write = request(&at, "operations.write", &raw.operations.write)?;
-    let cas = match &raw.operations.cas {
-        Some(raw_cas) => {
-            let cas = request(&at, "operations.cas", raw_cas)?;
-            if cas.success.is_none() {
+    let protocol = match (raw.protocol.as_str(), &raw.operations) {
+        ("kv-api", None) => Protocol::KvApi,
+        ("kv-api", Some(_)) => {
+            return Err(at(
+                "operations",
+                "protocol = \"kv-api\" has its own requests; leave [operations] out".to_string(),
+            ));
+        }
+        ("http", Some(operations)) => Protocol::Http(Box::new(http_operations(&at, operations)?)),
+        ("http", None) => {
+            return Err(at(
+                "operations",
+                "missing: how read, write and cas become HTTP requests ([operations.read] …)"
+                    .to_string(),
+            ));
+        }
+        (other, _) => {
+            return Err(at(
+                "protocol",
+                format!("{other:?}: expected http (requests by [operations]) or kv-api"),
+            ));
+        }
+    };
+    let mut roles = Vec::new();
+    for (index, role) in raw.roles.iter().enumerate() {
+        let field = format!("roles[{index}]");
+        if role.name.is_empty() || !role.name.chars().all(|c| c.is_ascii_lowercase()) {
+            return Err(at(
+                &format!("{field}.name"),
+                format!("{:?}: expected lower-case letters", role.name),
+            ));
+        }
+        if role.name == "n" || !(1..=9).contains(&role.count) {
+            return Err(at(
+                &field,
+                "a role other than the nodes (\"n\"), of 1 to 9 processes".to_string(),
+            ));
+        }
+        let ids = if role.count == 1 {
+            vec![role.name.clone()]
+        } else {
+            (1..=role.count)
+                .map(|n| format!("{}{n}", role.name))
+                .collect()
+        };
+        let start = match &role.start {
+            Some(text) => Some(node_template(&format!("{field}.start"), text)?),
+            None => None,
+        };
+        roles.push(Role {
+            name: role.name.clone(),
+            ids,
+            start,
+        });
+    }
+    let bugs = Bugs {
+        names: raw.bugs.names.clone(),
+        flag: match (&raw.bugs.flag, raw.bugs.names.is_empty()) {
+            (Some(text), false) => words(text)
+                .iter()
+                .map(|word| Template::parse(word, &["bug"]))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|problem| at("bugs.flag", problem))?,
+            (None, false) => {
                 return Err(at(
-                    "operations.cas.success",
-                    "missing: where the response says whether the cas took effect (a JSON pointer such as /succeeded)".to_string(),
+                    "bugs.flag",
+                    "missing: the words that plant a bug, e.g. \"--bug {bug}\"".to_string(),
                 ));
             }
-            Some(cas)
-        }
-        None => None,
+            (_, true) => Vec::new(),
+        },
     };
-    if read.value.is_none() {
-        return Err(at(
-            "operations.read.value",
-            "missing: where the value read is in the response (a JSON pointer such as /kvs/0/value)"
-                .to_string(),
-        ));
-    }
     if let Some(pointer) = &raw.errors.code {
         check_pointer(&at, "errors.code", pointer)?;
     }
@@ -437,8 +564,11 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
             control,
             client_port: nodes.client_port,
             peer_port: nodes.peer_port,
+            peers_on_client_port: nodes.peers_on_client_port,
         },
-        operations: Operations { read, write, cas },
+        roles,
+        bugs,
+        protocol,
         errors: Errors {
             definite_statuses: raw.errors.definite_statuses,
             code: raw.errors.code,
@@ -450,8 +580,39 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
             pause: raw.capabilities.pause,
             clock: raw.capabilities.clock,
             clock_note: raw.capabilities.clock_note,
+            transactions: raw.capabilities.transactions,
         },
     })
+}
+
+/// `[operations]`, checked.
+fn http_operations(
+    at: &dyn Fn(&str, String) -> String,
+    operations: &RawOperations,
+) -> Result<Operations, String> {
+    let read = request(at, "operations.read", &operations.read)?;
+    let write = request(at, "operations.write", &operations.write)?;
+    let cas = match &operations.cas {
+        Some(raw_cas) => {
+            let cas = request(at, "operations.cas", raw_cas)?;
+            if cas.success.is_none() {
+                return Err(at(
+                    "operations.cas.success",
+                    "missing: where the response says whether the cas took effect (a JSON pointer such as /succeeded)".to_string(),
+                ));
+            }
+            Some(cas)
+        }
+        None => None,
+    };
+    if read.value.is_none() {
+        return Err(at(
+            "operations.read.value",
+            "missing: where the value read is in the response (a JSON pointer such as /kvs/0/value)"
+                .to_string(),
+        ));
+    }
+    Ok(Operations { read, write, cas })
 }
 
 fn request(
@@ -543,6 +704,24 @@ pub fn words(text: &str) -> Vec<&str> {
     text.split_whitespace().collect()
 }
 
+impl TargetConfig {
+    /// The HTTP requests, for a store spoken to by `[operations]`.
+    pub fn http_operations(&self) -> Option<&Operations> {
+        match &self.protocol {
+            Protocol::Http(operations) => Some(operations),
+            Protocol::KvApi => None,
+        }
+    }
+
+    /// Whether it serves compare-and-set.
+    pub fn serves_cas(&self) -> bool {
+        match &self.protocol {
+            Protocol::Http(operations) => operations.cas.is_some(),
+            Protocol::KvApi => true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,7 +733,7 @@ mod tests {
         let config = parse("etcd.toml", ETCD).unwrap();
         assert_eq!(config.name, "etcd");
         assert_eq!(config.nodes.count, 3);
-        assert!(config.operations.cas.is_some());
+        assert!(config.http_operations().unwrap().cas.is_some());
         assert!(!config.capabilities.clock);
         assert_eq!(config.capabilities.partition, ["netns"]);
     }
