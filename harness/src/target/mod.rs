@@ -84,7 +84,7 @@ impl Target {
         {
             return Err(if config.bugs.names.is_empty() {
                 format!(
-                    "--bug plants a bug in a bundled store; {} has none to plant",
+                    "--bug plants a bug in a bundled store; {} is not one",
                     config.name
                 )
             } else {

@@ -4,9 +4,11 @@
 //! take. Everything is checked when the file is read, before anything starts,
 //! and errors name the field. `targets/http/etcd.toml` is the worked example.
 
+mod raw;
 pub mod template;
 
-use serde::Deserialize;
+use raw::{RawConfig, RawOperations, RawRequest};
+
 use serde_json::Value;
 use std::path::Path;
 use template::Template;
@@ -192,158 +194,6 @@ pub struct Capabilities {
     pub clock_note: Option<String>,
     /// Whether it serves multi-key transactions (`txn`).
     pub transactions: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    name: String,
-    #[serde(default = "http")]
-    protocol: String,
-    nodes: RawNodes,
-    #[serde(default)]
-    roles: Vec<RawRole>,
-    #[serde(default)]
-    bugs: RawBugs,
-    operations: Option<RawOperations>,
-    #[serde(default)]
-    errors: RawErrors,
-    #[serde(default)]
-    capabilities: RawCapabilities,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawNodes {
-    #[serde(default = "three")]
-    count: usize,
-    start: String,
-    initial_cluster_member: Option<String>,
-    #[serde(default = "comma")]
-    initial_cluster_separator: String,
-    ready: RawReady,
-    restart: Option<String>,
-    #[serde(default = "yes")]
-    keep_data_dir: bool,
-    stop: Option<String>,
-    kill: Option<String>,
-    pause: Option<String>,
-    resume: Option<String>,
-    client_port: Option<u16>,
-    peer_port: Option<u16>,
-    #[serde(default)]
-    peers_on_client_port: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRole {
-    name: String,
-    #[serde(default = "one")]
-    count: usize,
-    start: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawBugs {
-    #[serde(default)]
-    names: Vec<String>,
-    flag: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReady {
-    http: Option<String>,
-    command: Option<String>,
-    #[serde(default = "thirty")]
-    timeout_s: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOperations {
-    read: RawRequest,
-    write: RawRequest,
-    cas: Option<RawRequest>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRequest {
-    method: String,
-    path: String,
-    body: Option<String>,
-    body_if_absent: Option<String>,
-    value: Option<String>,
-    #[serde(default = "plain")]
-    encoding: String,
-    success: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawErrors {
-    #[serde(default)]
-    definite_statuses: Vec<u16>,
-    code: Option<String>,
-    #[serde(default)]
-    definite_codes: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCapabilities {
-    #[serde(default = "netns_only")]
-    partition: Vec<String>,
-    #[serde(default = "yes")]
-    kill: bool,
-    #[serde(default = "yes")]
-    pause: bool,
-    #[serde(default)]
-    clock: bool,
-    clock_note: Option<String>,
-    #[serde(default)]
-    transactions: bool,
-}
-
-impl Default for RawCapabilities {
-    fn default() -> Self {
-        RawCapabilities {
-            partition: netns_only(),
-            kill: true,
-            pause: true,
-            clock: false,
-            clock_note: None,
-            transactions: false,
-        }
-    }
-}
-
-fn three() -> usize {
-    3
-}
-fn one() -> usize {
-    1
-}
-fn http() -> String {
-    "http".to_string()
-}
-fn comma() -> String {
-    ",".to_string()
-}
-fn yes() -> bool {
-    true
-}
-fn thirty() -> f64 {
-    30.0
-}
-fn plain() -> String {
-    "plain".to_string()
-}
-fn netns_only() -> Vec<String> {
-    vec!["netns".to_string()]
 }
 
 /// Reads and checks the config at `path`.
