@@ -9,6 +9,74 @@
 //! ([`Stream::delay`]: Jepsen's `stagger`, a uniformly random gap in [0, 2·dt]
 //! before each operation, dt = concurrency / rate). The time limit is the
 //! interpreter's.
+//!
+//! A new workload is a module like this example (its operations, generator,
+//! final reads, requirements and checkers) plus one line in [`ALL`]:
+//!
+//! ```
+//! use faultline::rng::Rng;
+//! use faultline::workload::{Generator, GeneratorOptions, Mix, Op, Requirement, Stream, Workload};
+//!
+//! /// Each worker writes its own key, then reads it back, in turn.
+//! pub struct WriteThenRead;
+//!
+//! struct Alternate {
+//!     thread: usize,
+//!     written: u64,
+//! }
+//!
+//! impl Generator for Alternate {
+//!     fn next_op(&mut self, _rng: &mut Rng) -> Op {
+//!         let key = format!("w{}", self.thread);
+//!         self.written += 1;
+//!         if self.written % 2 == 1 {
+//!             // Unique across workers: sequence and thread.
+//!             let value = (self.written * 1000 + self.thread as u64).into();
+//!             Op::Write { key, value }
+//!         } else {
+//!             Op::Read { key }
+//!         }
+//!     }
+//! }
+//!
+//! impl Workload for WriteThenRead {
+//!     fn name(&self) -> &'static str {
+//!         "write-then-read"
+//!     }
+//!     fn about(&self) -> &'static str {
+//!         "each worker writes its own key and reads it back; linearizability per key"
+//!     }
+//!     fn requires(&self, _mix: &Mix) -> Vec<Requirement> {
+//!         Vec::new()
+//!     }
+//!     fn takes_value_prefix(&self) -> bool {
+//!         false
+//!     }
+//!     fn checkers(&self) -> &'static [&'static str] {
+//!         &["linearizable", "profile"]
+//!     }
+//!     fn generator(&self, _options: &GeneratorOptions, thread: usize) -> Box<dyn Generator> {
+//!         Box::new(Alternate { thread, written: 0 })
+//!     }
+//!     fn final_reads(&self, _options: &GeneratorOptions, thread: usize, _generations: u64) -> Vec<Op> {
+//!         vec![Op::Read { key: format!("w{thread}") }]
+//!     }
+//! }
+//!
+//! let options = GeneratorOptions {
+//!     mix: Mix::parse("1,1,0").unwrap(),
+//!     key_count: 1,
+//!     ops_per_key: 0,
+//!     concurrency: 2,
+//!     rate: 100.0,
+//!     seed: 7,
+//!     value_prefix: None,
+//! };
+//! let mut stream = Stream::new(&WriteThenRead, &options, 1);
+//! assert_eq!(stream.next_op(), Op::Write { key: "w1".into(), value: 1001.into() });
+//! assert_eq!(stream.next_op(), Op::Read { key: "w1".into() });
+//! // Registered by one line in `ALL`: `&write_then_read::WRITE_THEN_READ,`.
+//! ```
 
 pub mod keys;
 pub mod op;
