@@ -205,16 +205,7 @@ mod tests {
     }
 
     fn op(f: &'static str, value: Value) -> Op {
-        let key = "k1".to_string();
-        match f {
-            "read" => Op::Read { key },
-            "write" => Op::Write { key, value },
-            _ => Op::Cas {
-                key,
-                from: value[0].clone(),
-                to: value[1].clone(),
-            },
-        }
+        Op::sample(f, "k1", value)
     }
 
     #[test]

@@ -184,16 +184,7 @@ mod tests {
     use super::*;
 
     fn op(f: &'static str, value: Value) -> Op {
-        let key = "k".to_string();
-        match f {
-            "read" => Op::Read { key },
-            "write" => Op::Write { key, value },
-            _ => Op::Cas {
-                key,
-                from: value[0].clone(),
-                to: value[1].clone(),
-            },
-        }
+        Op::sample(f, "k", value)
     }
 
     #[test]

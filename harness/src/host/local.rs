@@ -48,12 +48,6 @@ impl Host for Local {
     }
 
     fn fetch_file(&self, path: &Path, local: &Path) -> Result<(), HostError> {
-        std::fs::copy(path, local)
-            .map(|_| ())
-            .map_err(|source| HostError::File {
-                host: NAME.to_string(),
-                path: path.to_path_buf(),
-                source,
-            })
+        super::copy_local(NAME, path, local)
     }
 }

@@ -235,6 +235,17 @@ pub(crate) fn write_atomically(host: &str, path: &Path, bytes: &[u8]) -> Result<
         })
 }
 
+/// Copies a file of this machine's.
+pub(crate) fn copy_local(host: &str, path: &Path, local: &Path) -> Result<(), HostError> {
+    std::fs::copy(path, local)
+        .map(|_| ())
+        .map_err(|source| HostError::File {
+            host: host.to_string(),
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 /// Sends `signal` to a local process group.
 pub(crate) fn signal_local_group(pid: u32, signal: Signal) {
     if let Ok(pid) = i32::try_from(pid) {

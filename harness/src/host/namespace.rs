@@ -59,12 +59,6 @@ impl Host for Namespace {
     }
 
     fn fetch_file(&self, path: &Path, local: &Path) -> Result<(), HostError> {
-        std::fs::copy(path, local)
-            .map(|_| ())
-            .map_err(|source| HostError::File {
-                host: self.name(),
-                path: path.to_path_buf(),
-                source,
-            })
+        super::copy_local(&self.name(), path, local)
     }
 }

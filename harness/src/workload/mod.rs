@@ -290,6 +290,21 @@ impl Stream {
     }
 }
 
+/// The options the generators' tests share: 3 workers at 100 ops/s over 4
+/// keys, reads : writes : cas = 2 : 1 : 1.
+#[cfg(test)]
+pub(crate) fn test_options() -> GeneratorOptions {
+    GeneratorOptions {
+        mix: Mix::parse("2,1,1").unwrap(),
+        key_count: 4,
+        ops_per_key: 0,
+        concurrency: 3,
+        rate: 100.0,
+        seed: 42,
+        value_prefix: None,
+    }
+}
+
 /// A value no other operation writes to any key: thread and sequence.
 pub(crate) fn unique_value(written: &mut u64, thread: usize, prefix: Option<&str>) -> Value {
     *written += 1;
@@ -320,16 +335,7 @@ mod tests {
 
     #[test]
     fn delays_average_to_the_rate() {
-        let options = GeneratorOptions {
-            mix: Mix::parse("2,1,1").unwrap(),
-            key_count: 4,
-            ops_per_key: 0,
-            concurrency: 3,
-            rate: 100.0,
-            seed: 42,
-            value_prefix: None,
-        };
-        let mut stream = Stream::new(&registers::CAS_REGISTER, &options, 0);
+        let mut stream = Stream::new(&registers::CAS_REGISTER, &test_options(), 0);
         let total: f64 = (0..10_000).map(|_| stream.delay().as_secs_f64()).sum();
         // 3 threads at 100 ops/s: 30 ms between one thread's operations.
         assert!(

@@ -71,6 +71,21 @@ impl Mop {
 }
 
 impl Op {
+    /// For tests: `read`, `write` (value) or `cas` (`[from, to]`) on `key`.
+    #[cfg(test)]
+    pub(crate) fn sample(f: &str, key: &str, value: Value) -> Op {
+        let key = key.to_string();
+        match f {
+            "read" => Op::Read { key },
+            "write" => Op::Write { key, value },
+            _ => Op::Cas {
+                key,
+                from: value[0].clone(),
+                to: value[1].clone(),
+            },
+        }
+    }
+
     /// The history's `f`.
     pub fn f(&self) -> &'static str {
         match self {

@@ -114,20 +114,8 @@ impl Generator for TxnGenerator {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Stream;
+    use super::super::{Stream, test_options as options};
     use super::*;
-
-    fn options() -> GeneratorOptions {
-        GeneratorOptions {
-            mix: Mix::parse("2,1,1").unwrap(),
-            key_count: 4,
-            ops_per_key: 0,
-            concurrency: 3,
-            rate: 100.0,
-            seed: 42,
-            value_prefix: None,
-        }
-    }
 
     #[test]
     fn transactions_hold_unique_appends_and_reads() {
