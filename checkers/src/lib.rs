@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 mod budget;
+mod label;
 pub mod linearizable;
 mod models;
 pub mod oracle;
@@ -40,5 +41,6 @@ mod verdict;
 pub mod weak;
 
 pub use budget::{Budget, Exhausted};
+pub use label::{Label, present};
 pub use models::{ModelError, ModelKind, ModelOptions};
 pub use verdict::Validity;

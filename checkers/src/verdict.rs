@@ -1,6 +1,6 @@
 //! Verdicts: valid, invalid, or unknown.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Jepsen's three-valued `:valid?`.
 ///
@@ -48,6 +48,19 @@ impl Serialize for Validity {
             Validity::Valid => serializer.serialize_bool(true),
             Validity::Invalid => serializer.serialize_bool(false),
             Validity::Unknown => serializer.serialize_str("unknown"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Validity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Validity, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Bool(true) => Ok(Validity::Valid),
+            serde_json::Value::Bool(false) => Ok(Validity::Invalid),
+            serde_json::Value::String(text) if text == "unknown" => Ok(Validity::Unknown),
+            other => Err(serde::de::Error::custom(format!(
+                "a verdict is true, false or \"unknown\", not {other}"
+            ))),
         }
     }
 }

@@ -699,7 +699,7 @@ proptest! {
         let history = spec.history();
         let found = verdicts(&history);
         for verdict in &found {
-            let expected = match oracle(&spec, verdict.model) {
+            let expected = match oracle(&spec, &verdict.model) {
                 Some(true) => Validity::Valid,
                 Some(false) => Validity::Invalid,
                 None => Validity::Unknown,

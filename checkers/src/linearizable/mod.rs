@@ -17,12 +17,13 @@ mod witness;
 
 pub use witness::{OperationSummary, Step, Witness, describe as describe_operation};
 
+use crate::Label;
 use crate::budget::{Budget, Exhausted, Meter};
 use crate::models::{self, AnySpec, ModelError, ModelKind, ModelOptions};
 use crate::verdict::Validity;
 use histories::{History, Outcome};
 use search::{SearchOp, Stats};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -74,10 +75,10 @@ impl Options {
 
 /// The result of a linearizability check. Its JSON form is documented in the
 /// README (`faultline check --json`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Always `linearizable`.
-    pub checker: &'static str,
+    pub checker: Label,
     /// The model checked against.
     pub model: ModelKind,
     /// The verdict over all keys.
@@ -149,7 +150,7 @@ pub fn check(history: &History, options: &Options) -> Result<Report, ModelError>
     }
 
     let mut report = Report {
-        checker: "linearizable",
+        checker: "linearizable".into(),
         model: options.model,
         valid: Validity::Valid,
         keys: partitions.len(),

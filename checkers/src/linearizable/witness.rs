@@ -3,10 +3,11 @@
 use super::Options;
 use super::search::DeadEnd;
 use super::shrink;
+use crate::Label;
 use crate::budget::Meter;
 use crate::models::{self, Spec, State, show};
 use histories::{Event, History, Outcome, Process};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ const SHRINK_TIME_LIMIT: Duration = Duration::from_secs(10);
 const STEPS_SHOWN: usize = 50;
 
 /// An operation as a witness shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OperationSummary {
     /// The client process.
     pub process: Process,
@@ -25,10 +26,14 @@ pub struct OperationSummary {
     /// The invocation's value.
     pub value: Value,
     /// The completion's value, when it completed `ok`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub result: Option<Value>,
     /// `ok` or `info` (`fail` operations never take part).
-    pub outcome: &'static str,
+    pub outcome: Label,
     /// The invocation's index in the history.
     pub invoke_index: u64,
     /// The completion's index, if it completed.
@@ -44,7 +49,7 @@ pub struct OperationSummary {
 }
 
 /// One step of a linearization and the state after it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Step {
     /// The operation that took effect.
     pub operation: OperationSummary,
@@ -53,12 +58,12 @@ pub struct Step {
 }
 
 /// Why one key is not linearizable.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Witness {
     /// The key.
     pub key: Value,
     /// Always `not-linearizable`.
-    pub anomaly: &'static str,
+    pub anomaly: Label,
     /// The operation no order can place.
     pub operation: OperationSummary,
     /// The state at the furthest point the search reached.
@@ -133,7 +138,7 @@ pub(super) fn build(
     minimal_events.sort_by_key(|(position, _)| *position);
     Witness {
         key: key.clone(),
-        anomaly: "not-linearizable",
+        anomaly: "not-linearizable".into(),
         operation: culprit,
         state: final_state,
         reason,
@@ -181,7 +186,8 @@ fn summarize(history: &History, index: usize) -> OperationSummary {
             Outcome::Ok => "ok",
             Outcome::Fail => "fail",
             Outcome::Info => "info",
-        },
+        }
+        .into(),
         invoke_index: invocation.index,
         completion_index: completion.map(|event| event.index),
         invoke_line: history.line(operation.invoke),

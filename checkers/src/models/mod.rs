@@ -62,7 +62,7 @@ pub(crate) trait Spec {
 }
 
 /// The models `faultline check --model` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     /// read / write on a register, initially absent.

@@ -41,16 +41,16 @@ mod register;
 
 pub use parse::{Atom, Mop, MopKind, Txn, TxnError, transactions};
 
-use crate::{Budget, Validity};
+use crate::{Budget, Label, Validity};
 use graph::{Graph, Kinds, PR, RT, RW, WR, WW};
 use histories::{History, Outcome};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// How versions are observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TxnWorkload {
     /// `append` and whole-list reads: the version order is read directly.
@@ -202,7 +202,7 @@ impl Default for TxnOptions {
 }
 
 /// A transaction as a witness shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxnRef {
     /// Its name in the explanation: `T1`, `T2`, ….
     pub name: String,
@@ -214,13 +214,13 @@ pub struct TxnRef {
     pub process: u64,
     /// `ok`, `info` or `fail`.
     #[serde(rename = "type")]
-    pub outcome: &'static str,
+    pub outcome: Label,
     /// Its micro-operations as the history has them (completed ones for `ok`).
     pub value: Value,
 }
 
 /// One step of a cycle.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     /// `T1`.
     pub from: String,
@@ -228,62 +228,66 @@ pub struct Step {
     pub to: String,
     /// `ww`, `wr`, `rw`, `process` or `rt`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: Label,
     /// The key the dependency is on (none for process and real-time order).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key: Option<Value>,
     /// Why, in words.
     pub explanation: String,
 }
 
 /// One anomaly with its witness.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Anomaly {
     /// Its name, as Elle's: `G1c`, `G-single`, `G1a`, `lost-update`, ….
-    pub name: &'static str,
+    pub name: Label,
     /// The transactions involved.
     pub transactions: Vec<TxnRef>,
     /// For a cycle, its steps in order (the last returns to the first).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<Step>,
     /// The whole argument in plain words.
     pub explanation: String,
 }
 
 /// One model's verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelVerdict {
     /// The model.
-    pub model: &'static str,
+    pub model: Label,
     /// Whether the history satisfies it.
     pub valid: Validity,
 }
 
 /// The transactional checker's report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxnReport {
     /// The verdict for [`TxnReport::model`].
     pub valid: Validity,
     /// How versions were observed.
     pub workload: TxnWorkload,
     /// The model asked about.
-    pub model: &'static str,
+    pub model: Label,
     /// Transactions by outcome.
-    pub transactions: BTreeMap<&'static str, usize>,
+    pub transactions: BTreeMap<Label, usize>,
     /// Edges in the dependency graph (real time included when checked).
     pub edges: usize,
     /// The anomalies found, weakest model first.
-    pub anomaly_types: Vec<&'static str>,
+    pub anomaly_types: Vec<Label>,
     /// How many of each were found (at least: the cycle search keeps a few).
-    pub anomaly_counts: BTreeMap<&'static str, usize>,
+    pub anomaly_counts: BTreeMap<Label, usize>,
     /// Witnesses, a few per anomaly.
     pub anomalies: Vec<Anomaly>,
     /// Every model, weakest first.
     pub models: Vec<ModelVerdict>,
     /// The strongest model the history satisfies.
-    pub strongest_satisfied: Option<&'static str>,
+    pub strongest_satisfied: Option<Label>,
     /// The weakest model it breaks.
-    pub weakest_violated: Option<&'static str>,
+    pub weakest_violated: Option<Label>,
     /// Why some verdicts are unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_reason: Option<String>,
@@ -402,7 +406,7 @@ pub fn check(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnEr
     for cycle in &search.cycles {
         anomalies.push(cycle_anomaly(history, &txns, &index, cycle));
     }
-    anomalies.sort_by_key(|anomaly| forbidden_from(anomaly.name));
+    anomalies.sort_by_key(|anomaly| forbidden_from(&anomaly.name));
     let mut anomaly_types: Vec<&'static str> = counts.keys().copied().collect();
     anomaly_types.sort_by_key(|name| (forbidden_from(name), *name));
 
@@ -414,7 +418,7 @@ pub fn check(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnEr
         .iter()
         .enumerate()
         .map(|(position, (model, _))| ModelVerdict {
-            model,
+            model: (*model).into(),
             valid: if broken.is_some_and(|broken| position >= broken) {
                 Validity::Invalid
             } else if undecided.is_some_and(|undecided| position >= undecided) {
@@ -428,23 +432,28 @@ pub fn check(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnEr
         .iter()
         .take_while(|verdict| verdict.valid == Validity::Valid)
         .last()
-        .map(|verdict| verdict.model);
+        .map(|verdict| verdict.model.clone());
     let weakest_violated = models
         .iter()
         .find(|verdict| verdict.valid == Validity::Invalid)
-        .map(|verdict| verdict.model);
+        .map(|verdict| verdict.model.clone());
     let mut transactions = BTreeMap::new();
     for txn in &txns {
-        *transactions.entry(outcome_name(txn.outcome)).or_insert(0) += 1;
+        *transactions
+            .entry(Label::from(outcome_name(txn.outcome)))
+            .or_insert(0) += 1;
     }
     Ok(TxnReport {
         valid: models[target].valid,
         workload,
-        model: options.model.name(),
+        model: options.model.name().into(),
         transactions,
         edges: graph.edge_count(),
-        anomaly_types,
-        anomaly_counts: counts,
+        anomaly_types: anomaly_types.into_iter().map(Label::from).collect(),
+        anomaly_counts: counts
+            .into_iter()
+            .map(|(name, count)| (Label::from(name), count))
+            .collect(),
         anomalies,
         models,
         strongest_satisfied,
@@ -520,7 +529,7 @@ fn txn_ref(history: &History, txns: &[Txn], id: usize, name: String) -> TxnRef {
         index: history.events[txn.invoke].index,
         line: txn.line,
         process: txn.process,
-        outcome: outcome_name(txn.outcome),
+        outcome: outcome_name(txn.outcome).into(),
         value: event.value.clone(),
     }
 }
@@ -551,7 +560,7 @@ fn single_anomaly(
     let mut sentence = text.replace("{T}", "T1");
     sentence = sentence.replace("{U}", "T2");
     Anomaly {
-        name,
+        name: name.into(),
         explanation: format!("{}Then:\n  {sentence}.", let_block(&refs)),
         transactions: refs,
         steps: Vec::new(),
@@ -623,7 +632,7 @@ fn cycle_anomaly(history: &History, txns: &[Txn], index: &Index, cycle: &cycles:
         steps.push(Step {
             from: name(from),
             to: name(to),
-            kind: kind_name(kind),
+            kind: kind_name(kind).into(),
             key: key.map(|key| match key {
                 Atom::Int(number) => Value::from(number),
                 Atom::Text(text) => Value::from(text),
@@ -633,7 +642,7 @@ fn cycle_anomaly(history: &History, txns: &[Txn], index: &Index, cycle: &cycles:
         });
     }
     Anomaly {
-        name: cycle.name,
+        name: cycle.name.into(),
         transactions: refs,
         steps,
         explanation: text.trim_end().to_string(),

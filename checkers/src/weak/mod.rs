@@ -35,10 +35,10 @@ mod ops;
 mod sequential;
 mod session;
 
-use crate::{Budget, Validity};
+use crate::{Budget, Label, Validity};
 use histories::History;
 use ops::{Clocks, OpId, Ops};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -79,14 +79,14 @@ fn placeholder(involved: &mut Vec<OpId>, id: OpId) -> String {
 }
 
 /// An operation of a witness.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpRef {
     /// Its name in the explanation: `A`, `B`, ….
     pub name: String,
     /// The process.
     pub process: u64,
     /// `read` or `write` (a cas shows as its read and its write).
-    pub f: &'static str,
+    pub f: Label,
     /// The key (`null` for a single register).
     pub key: Value,
     /// The value read or written (`null`: the initial value).
@@ -98,10 +98,10 @@ pub struct OpRef {
 }
 
 /// Why a model does not hold.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WeakWitness {
     /// The bad pattern: `WriteCORead`, `CyclicCF`, `read-your-writes`, ….
-    pub pattern: &'static str,
+    pub pattern: Label,
     /// The operations in it.
     pub operations: Vec<OpRef>,
     /// The argument in plain words.
@@ -109,10 +109,10 @@ pub struct WeakWitness {
 }
 
 /// One model's verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WeakVerdict {
     /// The model.
-    pub model: &'static str,
+    pub model: Label,
     /// Whether the history satisfies it.
     pub valid: Validity,
     /// For `invalid`: why.
@@ -130,13 +130,13 @@ fn verdict(
 ) -> WeakVerdict {
     match finding {
         None => WeakVerdict {
-            model,
+            model: model.into(),
             valid: Validity::Valid,
             witness: None,
             reason: None,
         },
         Some((finding, reason)) => WeakVerdict {
-            model,
+            model: model.into(),
             valid: Validity::Invalid,
             witness: Some(render(finding)),
             reason,
@@ -146,7 +146,7 @@ fn verdict(
 
 fn unknown(model: &'static str, reason: &str) -> WeakVerdict {
     WeakVerdict {
-        model,
+        model: model.into(),
         valid: Validity::Unknown,
         witness: None,
         reason: Some(reason.to_string()),
@@ -236,7 +236,7 @@ pub fn check_given(
                     )
                 } else if linearizable {
                     WeakVerdict {
-                        model,
+                        model: model.into(),
                         valid: Validity::Valid,
                         witness: None,
                         reason: Some("implied: the history is linearizable".to_string()),
@@ -317,7 +317,7 @@ fn render(history: &History, ops: &Ops, finding: &Finding) -> WeakWitness {
             OpRef {
                 name: name(position),
                 process: ops.sessions[op.session].0,
-                f: if op.is_write() { "write" } else { "read" },
+                f: if op.is_write() { "write" } else { "read" }.into(),
                 key: ops.keys[op.key].clone(),
                 value: op.value.clone(),
                 index: history.events[operation.invoke].index,
@@ -353,7 +353,7 @@ fn render(history: &History, ops: &Ops, finding: &Finding) -> WeakWitness {
     explanation.push_str(&text);
     explanation.push('.');
     WeakWitness {
-        pattern: finding.pattern,
+        pattern: finding.pattern.into(),
         operations,
         explanation,
     }

@@ -5,6 +5,7 @@
 
 pub mod registry;
 pub mod render;
+pub mod stored;
 
 use crate::nemesis::timeline::Timeline;
 use checkers::linearizable::{self, Options, Report};
@@ -18,20 +19,20 @@ use std::path::{Path, PathBuf};
 
 /// What `check --json` prints: the verdict over all checkers, and each checker's
 /// report under its name.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct CheckResults {
     /// The merged verdict: `true`, `false` or `"unknown"`.
     pub valid: Validity,
     /// The history file.
     pub file: String,
     /// Its format.
-    pub format: &'static str,
+    pub format: String,
     /// Events in the file.
     pub events: usize,
     /// Each checker's report.
     pub checkers: Checkers,
     /// What the nemesis did, if the history says.
-    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
     pub nemesis: Timeline,
 }
 
@@ -48,7 +49,7 @@ impl CheckResults {
         CheckResults {
             valid,
             file: history.file.clone(),
-            format: format.name(),
+            format: format.name().to_string(),
             events: history.events.len(),
             checkers,
             nemesis: Timeline::of(history),
@@ -62,16 +63,16 @@ impl CheckResults {
 }
 
 /// The reports by checker; each present when it fits the history.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct Checkers {
     /// Linearizability, for single-key operations.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linearizable: Option<Report>,
     /// Transactional isolation, for `txn` operations.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactional: Option<TxnReport>,
     /// The weak models asked for, strongest first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profile: Vec<WeakVerdict>,
 }
 
@@ -114,15 +115,6 @@ pub fn parse_models(text: &str) -> Result<Vec<&'static str>, String> {
         .collect())
 }
 
-/// What a stored run's `plan.json` says about how to judge it.
-#[derive(Debug, serde::Deserialize)]
-struct PlanJudging {
-    /// The consistency models checked.
-    models: Vec<String>,
-    /// The workload, whose checkers judge the history.
-    workload: String,
-}
-
 /// How a stored run was judged (its `plan.json`), for re-checking it the same
 /// way: the models it was checked for, and its workload's checkers.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,10 +127,7 @@ pub struct StoredJudging {
 
 /// How the run stored in `dir` was judged.
 pub fn stored_judging(dir: &Path) -> StoredJudging {
-    let plan = std::fs::read_to_string(dir.join("plan.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<PlanJudging>(&text).ok());
-    match plan {
+    match stored::read_plan(dir).ok().flatten() {
         Some(plan) => StoredJudging {
             models: parse_models(&plan.models.join(",")).unwrap_or_else(|_| vec![LINEARIZABLE]),
             checkers: crate::workload::by_name(&plan.workload).map(|workload| workload.checkers()),

@@ -74,7 +74,7 @@ pub fn render_profile(out: &mut String, results: &CheckResults) {
                 .profile
                 .iter()
                 .filter(|verdict| verdict.valid == Validity::Valid)
-                .map(|verdict| verdict.model),
+                .map(|verdict| verdict.model.as_str()),
         )
         .take(1)
         .collect();
@@ -179,8 +179,8 @@ fn render_txn(
         "{}: {} (strongest satisfied: {}; weakest violated: {}; anomalies: {}; {} edges in {:.1} ms)",
         report.model,
         report.valid.name(),
-        report.strongest_satisfied.unwrap_or("none"),
-        report.weakest_violated.unwrap_or("none"),
+        report.strongest_satisfied.as_deref().unwrap_or("none"),
+        report.weakest_violated.as_deref().unwrap_or("none"),
         if found.is_empty() {
             "none".to_string()
         } else {

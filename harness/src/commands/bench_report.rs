@@ -104,7 +104,7 @@ fn measure(dir: &Path, runs: usize) -> Result<u8, String> {
 
 /// Generates, checks (every model) and stores a history of `ops` operations in
 /// `dir`, as a run would.
-fn stored_run(dir: &Path, ops: usize) -> Result<(histories::History, serde_json::Value), String> {
+fn stored_run(dir: &Path, ops: usize) -> Result<(histories::History, check::CheckResults), String> {
     let args = GenerateArgs {
         ops,
         keys: 100,
@@ -133,8 +133,7 @@ fn stored_run(dir: &Path, ops: usize) -> Result<(histories::History, serde_json:
         None,
     )?;
     let results = check::CheckResults::new(&history, format, checkers);
-    let json = results.to_json();
-    std::fs::write(dir.join("results.json"), &json).map_err(|error| error.to_string())?;
-    let value = serde_json::from_str(&json).map_err(|error| error.to_string())?;
-    Ok((history, value))
+    std::fs::write(dir.join("results.json"), results.to_json())
+        .map_err(|error| error.to_string())?;
+    Ok((history, results))
 }

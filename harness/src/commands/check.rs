@@ -10,7 +10,6 @@ use checkers::txn::{Isolation, TxnOptions};
 use checkers::{Budget, ModelKind, ModelOptions};
 use clap::Args;
 use histories::Format;
-use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -148,7 +147,6 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     let elapsed = started.elapsed();
     let results = CheckResults::new(&history, format, checkers);
     let json = results.to_json();
-    let results_value: Value = serde_json::from_str(&json).expect("results are JSON");
     let mut report = None;
     if args.file.is_dir() {
         std::fs::write(args.file.join("results.json"), &json).map_err(|error| {
@@ -157,7 +155,7 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
                 args.file.display()
             )
         })?;
-        report = Some(crate::report::write(&args.file, &history, &results_value)?);
+        report = Some(crate::report::write(&args.file, &history, &results)?);
     }
     let outputs = crate::report::ci::Outputs {
         junit: args.junit.clone(),
@@ -168,13 +166,7 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     } else {
         args.file.display().to_string()
     };
-    crate::report::ci::write_for(
-        &outputs,
-        &history,
-        &results_value,
-        &suite,
-        report.as_deref(),
-    )?;
+    crate::report::ci::write_for(&outputs, &history, &results, &suite, report.as_deref())?;
     let output = if args.json {
         json
     } else {

@@ -45,20 +45,14 @@ fn render(args: &ReportArgs) -> Result<u8, String> {
     };
     let suite = suite_name(&args.dir);
     ci::write_for(&outputs, &history, &results, &suite, Some(&path))?;
-    let verdict = report::verdicts::validity(&results["valid"]);
-    println!("verdict={verdict} report={}", path.display());
-    Ok(match verdict {
-        "valid" => exit::VALID,
-        "invalid" => exit::INVALID,
-        _ => exit::UNKNOWN,
-    })
+    println!("verdict={} report={}", results.valid.name(), path.display());
+    Ok(results.valid.exit_code())
 }
 
 /// The run's test name from its plan, else the directory's name.
 pub fn suite_name(dir: &std::path::Path) -> String {
-    std::fs::read_to_string(dir.join("plan.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|plan| plan["test"].as_str().map(str::to_string))
-        .unwrap_or_else(|| dir.display().to_string())
+    match crate::checking::stored::read_plan(dir) {
+        Ok(Some(plan)) => plan.test,
+        _ => dir.display().to_string(),
+    }
 }

@@ -4,23 +4,23 @@
 
 use super::fault;
 use histories::{History, Process};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The nemesis's part of the results.
-#[derive(Debug, Default, Serialize, PartialEq)]
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Timeline {
     /// Fault events, in history order.
     pub events: Vec<FaultEvent>,
     /// Per node, its clock offset from each change on (only nodes whose clock
     /// moved).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub clock_offsets: BTreeMap<String, Vec<ClockStep>>,
 }
 
 /// One nemesis event.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct FaultEvent {
     /// Seconds since the run began.
     pub time_s: f64,
@@ -31,14 +31,14 @@ pub struct FaultEvent {
 }
 
 /// A node's clock from `time_s` on: one offset, or flipping between two.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct ClockStep {
     /// Seconds since the run began.
     pub time_s: f64,
     /// The offset, seconds (for a strobe, the first of the two).
     pub offset_s: f64,
     /// For a strobe: the other offset.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strobe_to_s: Option<f64>,
 }
 

@@ -3,8 +3,8 @@
 //! summary (for a GitHub step summary).
 
 use super::verdicts::{self, Verdicts};
+use crate::checking::CheckResults;
 use histories::History;
-use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +31,7 @@ impl Outputs {
 pub fn write_for(
     outputs: &Outputs,
     history: &History,
-    results: &Value,
+    results: &CheckResults,
     suite: &str,
     report: Option<&Path>,
 ) -> Result<(), String> {

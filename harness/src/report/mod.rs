@@ -12,6 +12,8 @@ pub mod data;
 pub mod verdicts;
 mod witness_svg;
 
+use crate::checking::CheckResults;
+use crate::checking::stored::{self, StoredPlan};
 use histories::{History, Outcome, Process};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -26,34 +28,18 @@ const SCRIPT: &str = include_str!("report.js");
 ///
 /// # Errors
 /// A message naming the file that cannot be read.
-pub fn load_stored(dir: &Path) -> Result<(History, Value), String> {
+pub fn load_stored(dir: &Path) -> Result<(History, CheckResults), String> {
     let (history, _) = crate::checking::load(dir, None)?;
-    let results_path = dir.join("results.json");
-    let text = std::fs::read_to_string(&results_path).map_err(|error| {
-        format!(
-            "{}: cannot read the results ({error}); `faultline check {}` writes them",
-            results_path.display(),
-            dir.display()
-        )
-    })?;
-    let results: Value = serde_json::from_str(&text).map_err(|error| {
-        format!(
-            "{}: line {}: not the results faultline writes: {error}",
-            results_path.display(),
-            error.line()
-        )
-    })?;
-    Ok((history, results))
+    Ok((history, stored::read_results(dir)?))
 }
 
 /// Renders and writes `dir/report.html` for `history` and its `results`.
 ///
 /// # Errors
-/// A message naming the file that cannot be written.
-pub fn write(dir: &Path, history: &History, results: &Value) -> Result<PathBuf, String> {
-    let plan = std::fs::read_to_string(dir.join("plan.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+/// A message naming the file that cannot be written, or a `plan.json` that is
+/// not one faultline writes.
+pub fn write(dir: &Path, history: &History, results: &CheckResults) -> Result<PathBuf, String> {
+    let plan = stored::read_plan(dir)?;
     let page = render(plan.as_ref(), history, results);
     let path = dir.join("report.html");
     std::fs::write(&path, page)
@@ -62,12 +48,9 @@ pub fn write(dir: &Path, history: &History, results: &Value) -> Result<PathBuf, 
 }
 
 /// The page for `history`, its `results` (results.json) and the run's `plan`.
-pub fn render(plan: Option<&Value>, history: &History, results: &Value) -> String {
+pub fn render(plan: Option<&StoredPlan>, history: &History, results: &CheckResults) -> String {
     let verdicts = verdicts::gather(results, history);
-    let title = plan
-        .and_then(|plan| plan["test"].as_str())
-        .unwrap_or(&history.file)
-        .to_string();
+    let title = plan.map_or(&history.file, |plan| &plan.test).to_string();
     let mut page = String::with_capacity(1 << 20);
     let _ = write!(
         page,
@@ -114,36 +97,35 @@ const TIMELINE_AND_PLOTS: &str = r#"<section id="timeline-section"><h2>Timeline<
 </section>
 "#;
 
-fn render_facts(page: &mut String, plan: Option<&Value>, history: &History, results: &Value) {
+fn render_facts(
+    page: &mut String,
+    plan: Option<&StoredPlan>,
+    history: &History,
+    results: &CheckResults,
+) {
     let mut facts: Vec<(&str, String)> = Vec::new();
     if let Some(plan) = plan {
-        let text = |value: &Value| match value {
-            Value::String(text) => text.clone(),
-            Value::Null => "none".to_string(),
-            other => other.to_string(),
-        };
-        let target = match (plan["bug"].as_str(), plan["target_config"].as_str()) {
-            (Some(bug), _) => format!("{} (planted bug: {bug})", text(&plan["target"])),
-            (None, Some(config)) => format!("{} (described by {config})", text(&plan["target"])),
-            (None, None) => text(&plan["target"]),
+        // Numbers as JSON writes them (`200.0`), as the page always showed.
+        let number = |value: f64| Value::from(value).to_string();
+        let target = match (&plan.bug, &plan.target_config) {
+            (Some(bug), _) => format!("{} (planted bug: {bug})", plan.target),
+            (None, Some(config)) => {
+                format!("{} (described by {})", plan.target, config.display())
+            }
+            (None, None) => plan.target.clone(),
         };
         facts.push(("target", target));
-        facts.push(("nodes", text(&plan["nodes"])));
+        facts.push(("nodes", plan.nodes.to_string()));
         facts.push((
             "workload",
             format!(
                 "{}, {} clients, {} ops/s",
-                text(&plan["workload"]),
-                text(&plan["concurrency"]),
-                text(&plan["rate"])
+                plan.workload,
+                plan.concurrency,
+                number(plan.rate)
             ),
         ));
-        let faults: Vec<String> = plan["nemesis"]["faults"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(text)
-            .collect();
+        let faults = &plan.nemesis.faults;
         facts.push((
             "nemesis",
             if faults.is_empty() {
@@ -152,21 +134,14 @@ fn render_facts(page: &mut String, plan: Option<&Value>, history: &History, resu
                 format!(
                     "{} every {} s, network {}",
                     faults.join(", "),
-                    text(&plan["nemesis"]["interval_s"]),
-                    text(&plan["net"])
+                    number(plan.nemesis.interval_s),
+                    plan.net.as_deref().unwrap_or("none")
                 )
             },
         ));
-        facts.push(("seed", text(&plan["seed"])));
+        facts.push(("seed", plan.seed.to_string()));
     } else {
-        facts.push((
-            "history",
-            format!(
-                "{} ({})",
-                history.file,
-                results["format"].as_str().unwrap_or("")
-            ),
-        ));
+        facts.push(("history", format!("{} ({})", history.file, results.format)));
     }
     let span_ns = match (history.events.first(), history.events.last()) {
         (Some(first), Some(last)) => last.time_ns - first.time_ns,
@@ -178,7 +153,7 @@ fn render_facts(page: &mut String, plan: Option<&Value>, history: &History, resu
         let _ = write!(page, "<dt>{name}</dt><dd>{}</dd>", escape(&value));
     }
     page.push_str("</dl>");
-    if let Some(command) = plan.and_then(|plan| plan["command"].as_str()) {
+    if let Some(command) = plan.map(|plan| plan.command.as_str()) {
         let _ = write!(
             page,
             "<p>Reproduce the schedule with:</p><pre class=\"command\">{}</pre>",

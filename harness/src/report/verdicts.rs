@@ -3,7 +3,12 @@
 //! model, and the witnesses the rows link to, each with the operations it names
 //! placed back in the history's time.
 
-use histories::{History, Outcome, Process};
+use crate::checking::CheckResults;
+use checkers::Validity;
+use checkers::linearizable::{Report, Witness};
+use checkers::txn::TxnReport;
+use checkers::weak::WeakVerdict;
+use histories::{EventType, History, Outcome, Process};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -63,30 +68,21 @@ pub struct Verdicts {
     pub witnesses: Vec<WitnessView>,
 }
 
-/// `valid`, `invalid` or `unknown` from a results.json verdict.
-pub fn validity(value: &Value) -> &'static str {
-    match value {
-        Value::Bool(true) => "valid",
-        Value::Bool(false) => "invalid",
-        _ => "unknown",
-    }
-}
-
-/// The verdicts in `results` (a parsed results.json) for `history`.
-pub fn gather(results: &Value, history: &History) -> Verdicts {
+/// The verdicts in `results` for `history`.
+pub fn gather(results: &CheckResults, history: &History) -> Verdicts {
     let mut verdicts = Verdicts {
-        valid: validity(&results["valid"]),
+        valid: results.valid.name(),
         ..Verdicts::default()
     };
     let index = HistoryIndex::new(history);
-    let checkers = &results["checkers"];
-    if let Some(report) = checkers.get("linearizable") {
+    let checkers = &results.checkers;
+    if let Some(report) = &checkers.linearizable {
         linearizable_rows(&mut verdicts, report, &index);
     }
-    if let Some(report) = checkers.get("transactional") {
+    if let Some(report) = &checkers.transactional {
         transactional_rows(&mut verdicts, report, &index);
     }
-    for verdict in checkers["profile"].as_array().into_iter().flatten() {
+    for verdict in &checkers.profile {
         profile_row(&mut verdicts, verdict, &index);
     }
     verdicts
@@ -108,24 +104,23 @@ impl Verdicts {
     }
 }
 
-fn linearizable_rows(verdicts: &mut Verdicts, report: &Value, index: &HistoryIndex) {
-    let valid = validity(&report["valid"]);
-    let keys = report["keys"].as_u64().unwrap_or(0);
-    let count = |field: &str| report[field].as_array().map_or(0, Vec::len);
-    let detail = match valid {
-        "valid" => format!("all {keys} key(s) linearizable"),
-        "invalid" => format!(
+fn linearizable_rows(verdicts: &mut Verdicts, report: &Report, index: &HistoryIndex) {
+    let valid = report.valid.name();
+    let keys = report.keys;
+    let detail = match report.valid {
+        Validity::Valid => format!("all {keys} key(s) linearizable"),
+        Validity::Invalid => format!(
             "{} of {keys} key(s) not linearizable",
-            count("invalid_keys")
+            report.invalid_keys.len()
         ),
-        _ => format!(
+        Validity::Unknown => format!(
             "{} of {keys} key(s) undecided: {}",
-            count("unknown_keys"),
-            report["unknown_reason"].as_str().unwrap_or("")
+            report.unknown_keys.len(),
+            report.unknown_reason.as_deref().unwrap_or("")
         ),
     };
     let mut first = None;
-    for witness in report["witnesses"].as_array().into_iter().flatten() {
+    for witness in &report.witnesses {
         let added = verdicts.add_witness(linearizable_witness(witness, index));
         first.get_or_insert(added);
     }
@@ -137,61 +132,49 @@ fn linearizable_rows(verdicts: &mut Verdicts, report: &Value, index: &HistoryInd
     });
 }
 
-fn linearizable_witness(witness: &Value, index: &HistoryIndex) -> WitnessView {
+fn linearizable_witness(witness: &Witness, index: &HistoryIndex) -> WitnessView {
     // The witness lists the last steps of the longest order; number them as
     // their place in the whole order.
-    let steps = witness["longest_linearization"]
-        .as_array()
-        .map_or(&[][..], Vec::as_slice);
-    let skipped = (witness["linearization_length"].as_u64().unwrap_or(0) as usize)
-        .saturating_sub(steps.len());
+    let steps = &witness.longest_linearization;
+    let skipped = witness.linearization_length.saturating_sub(steps.len());
     let order: HashMap<u64, usize> = steps
         .iter()
         .enumerate()
-        .filter_map(|(position, step)| {
-            Some((
-                step["operation"]["invoke_index"].as_u64()?,
-                skipped + position + 1,
-            ))
-        })
+        .map(|(position, step)| (step.operation.invoke_index, skipped + position + 1))
         .collect();
-    let culprit = witness["operation"]["invoke_index"].as_u64();
-    let ops = witness["minimal_history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|event| event["type"] == "invoke")
+    let culprit = witness.operation.invoke_index;
+    let ops = witness
+        .minimal_history
+        .iter()
+        .filter(|event| event.kind == EventType::Invoke)
         .filter_map(|event| {
-            let invoke_index = event["index"].as_u64()?;
-            let mut op = index.op(invoke_index, None)?;
-            op.order = order.get(&invoke_index).copied();
-            op.culprit = Some(invoke_index) == culprit;
+            let mut op = index.op(event.index, None)?;
+            op.order = order.get(&event.index).copied();
+            op.culprit = event.index == culprit;
             Some(op)
         })
         .collect();
-    let key = &witness["key"];
     WitnessView {
         anchor: String::new(),
-        title: if key.is_null() {
+        title: if witness.key.is_null() {
             "linearizable".to_string()
         } else {
-            format!("linearizable: key {}", show(key))
+            format!("linearizable: key {}", show(&witness.key))
         },
-        explanation: witness["explanation"].as_str().unwrap_or("").to_string(),
+        explanation: witness.explanation.clone(),
         ops,
     }
 }
 
-fn transactional_rows(verdicts: &mut Verdicts, report: &Value, index: &HistoryIndex) {
+fn transactional_rows(verdicts: &mut Verdicts, report: &TxnReport, index: &HistoryIndex) {
     let mut first = None;
-    for anomaly in report["anomalies"].as_array().into_iter().flatten() {
-        let ops = anomaly["transactions"]
-            .as_array()
-            .into_iter()
-            .flatten()
+    for anomaly in &report.anomalies {
+        let ops = anomaly
+            .transactions
+            .iter()
             .enumerate()
             .filter_map(|(position, txn)| {
-                let mut op = index.op(txn["index"].as_u64()?, txn["name"].as_str())?;
+                let mut op = index.op(txn.index, Some(&txn.name))?;
                 op.order = Some(position + 1);
                 op.culprit = position == 0;
                 Some(op)
@@ -199,55 +182,55 @@ fn transactional_rows(verdicts: &mut Verdicts, report: &Value, index: &HistoryIn
             .collect();
         let added = verdicts.add_witness(WitnessView {
             anchor: String::new(),
-            title: anomaly["name"].as_str().unwrap_or("anomaly").to_string(),
-            explanation: anomaly["explanation"].as_str().unwrap_or("").to_string(),
+            title: anomaly.name.to_string(),
+            explanation: anomaly.explanation.clone(),
             ops,
         });
         first.get_or_insert(added);
     }
-    let found: Vec<String> = report["anomaly_counts"]
-        .as_object()
-        .into_iter()
-        .flatten()
+    let found: Vec<String> = report
+        .anomaly_counts
+        .iter()
         .map(|(name, count)| format!("{name} ×{count}"))
         .collect();
     // Models are listed weakest first; the table shows the strongest first.
-    let models: Vec<&Value> = report["models"].as_array().into_iter().flatten().collect();
-    for model in models.into_iter().rev() {
-        let valid = validity(&model["valid"]);
-        let detail = match valid {
-            "invalid" => format!("anomalies: {}", found.join(", ")),
-            "unknown" => report["unknown_reason"].as_str().unwrap_or("").to_string(),
-            _ => String::new(),
+    for model in report.models.iter().rev() {
+        let detail = match model.valid {
+            Validity::Invalid => format!("anomalies: {}", found.join(", ")),
+            Validity::Unknown => report.unknown_reason.clone().unwrap_or_default(),
+            Validity::Valid => String::new(),
         };
         verdicts.rows.push(Row {
-            name: model["model"].as_str().unwrap_or("model").to_string(),
-            valid,
+            name: model.model.to_string(),
+            valid: model.valid.name(),
             detail,
-            witness: if valid == "invalid" { first } else { None },
+            witness: if model.valid == Validity::Invalid {
+                first
+            } else {
+                None
+            },
         });
     }
 }
 
-fn profile_row(verdicts: &mut Verdicts, verdict: &Value, index: &HistoryIndex) {
-    let name = verdict["model"].as_str().unwrap_or("model").to_string();
-    let valid = validity(&verdict["valid"]);
-    let reason = verdict["reason"].as_str();
-    let witness = &verdict["witness"];
-    let pattern = witness["pattern"].as_str();
+fn profile_row(verdicts: &mut Verdicts, verdict: &WeakVerdict, index: &HistoryIndex) {
+    let name = verdict.model.to_string();
+    let reason = verdict.reason.as_deref();
+    let pattern = verdict
+        .witness
+        .as_ref()
+        .map(|witness| witness.pattern.as_str());
     let detail = match (pattern, reason) {
         (Some(pattern), Some(reason)) => format!("{pattern} ({reason})"),
         (Some(pattern), None) => pattern.to_string(),
         (None, Some(reason)) => reason.to_string(),
         (None, None) => String::new(),
     };
-    let witness = pattern.map(|pattern| {
+    let witness = verdict.witness.as_ref().map(|witness| {
         let mut ops: Vec<WitnessOp> = Vec::new();
         let mut seen: HashMap<u64, usize> = HashMap::new();
-        for op in witness["operations"].as_array().into_iter().flatten() {
-            let (Some(at), Some(label)) = (op["index"].as_u64(), op["name"].as_str()) else {
-                continue;
-            };
+        for op in &witness.operations {
+            let (at, label) = (op.index, op.name.as_str());
             // A cas is named twice, as its read and its write: one bar.
             if let Some(&known) = seen.get(&at) {
                 ops[known].label = format!("{label}/{}", ops[known].label);
@@ -261,14 +244,14 @@ fn profile_row(verdicts: &mut Verdicts, verdict: &Value, index: &HistoryIndex) {
         }
         verdicts.add_witness(WitnessView {
             anchor: String::new(),
-            title: format!("{name}: {pattern}"),
-            explanation: witness["explanation"].as_str().unwrap_or("").to_string(),
+            title: format!("{name}: {}", witness.pattern),
+            explanation: witness.explanation.clone(),
             ops,
         })
     });
     verdicts.rows.push(Row {
         name,
-        valid,
+        valid: verdict.valid.name(),
         detail,
         witness,
     });

@@ -278,7 +278,13 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     ) {
         (Some(report), _) => {
             let broken: Vec<&str> = std::iter::once((checking::LINEARIZABLE, report.valid))
-                .chain(results.checkers.profile.iter().map(|v| (v.model, v.valid)))
+                .chain(
+                    results
+                        .checkers
+                        .profile
+                        .iter()
+                        .map(|v| (v.model.as_str(), v.valid)),
+                )
                 .filter(|(_, valid)| *valid != Validity::Valid)
                 .map(|(model, _)| model)
                 .collect();
@@ -297,7 +303,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         (None, Some(report)) => format!(
             "checker=transactional model={} strongest={} anomalies={} transactions={}",
             report.model,
-            report.strongest_satisfied.unwrap_or("none"),
+            report.strongest_satisfied.as_deref().unwrap_or("none"),
             if report.anomaly_types.is_empty() {
                 "none".to_string()
             } else {

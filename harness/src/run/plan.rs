@@ -495,3 +495,44 @@ fn choose_net(
     }
     Ok(Some(chosen))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    /// What `plan.json` holds is what its readers read: a field renamed on
+    /// one side fails here.
+    #[test]
+    fn the_plan_written_reads_back_as_the_stored_plan() {
+        let store = tempfile::tempdir().unwrap();
+        let args = Command::parse_from([
+            "run",
+            "--bug",
+            "read-from-head",
+            "--nemesis",
+            "kill",
+            "--seed",
+            "9",
+            "--store",
+            store.path().to_str().unwrap(),
+        ])
+        .run;
+        let plan = Plan::from_args(&args).unwrap();
+        let json = serde_json::to_string_pretty(&plan).unwrap();
+        let stored: crate::checking::stored::StoredPlan = serde_json::from_str(&json).unwrap();
+        assert_eq!(stored.test, "chain-kv-cas-register");
+        assert_eq!(stored.seed, 9);
+        assert_eq!(stored.bug.as_deref(), Some("read-from-head"));
+        assert_eq!(stored.workload, "cas-register");
+        assert_eq!(stored.nemesis.faults, ["kill"]);
+        assert_eq!(stored.models.len(), checking::all_models().len());
+        assert_eq!(stored.command, plan.command);
+    }
+}
