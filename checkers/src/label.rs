@@ -58,8 +58,9 @@ impl PartialEq<&str> for Label {
 }
 
 impl fmt::Display for Label {
+    /// As the text, honouring width and alignment (`{:<22}`) as a `str` does.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
+        formatter.pad(&self.0)
     }
 }
 
@@ -91,6 +92,7 @@ mod tests {
         let label = Label::from("G-single");
         assert_eq!(label, "G-single");
         assert_eq!(label.to_string(), "G-single");
+        assert_eq!(format!("[{label:<10}]"), "[G-single  ]");
         let json = serde_json::to_string(&label).unwrap();
         assert_eq!(json, "\"G-single\"");
         let back: Label = serde_json::from_str("\"G\\u002dsingle\"").unwrap();
