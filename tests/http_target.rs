@@ -244,33 +244,48 @@ definite_codes = [true]
     path
 }
 
-#[test]
-fn a_store_described_by_a_config_runs_under_kills_and_pauses_by_command() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = twopc_kv_config(dir.path());
-    let store = dir.path().join("store");
-    let (code, stdout, stderr) = outcome(&run(&[
+/// Runs the cas-register workload against the store `config` describes,
+/// storing under `dir`, with `extra` arguments; it must be valid. The run's
+/// directory, its history and what it printed.
+fn run_valid(config: &Path, dir: &Path, extra: &[&str]) -> (std::path::PathBuf, String, String) {
+    let store = dir.join("store");
+    let mut args = vec![
         "run",
         "--target-config",
         config.to_str().unwrap(),
         "--workload",
         "cas-register",
-        "--nemesis",
-        "kill,pause",
-        "--nemesis-interval",
-        "1",
-        "--nemesis-targets",
-        "one",
-        "--time-limit",
-        "6",
-        "--seed",
-        "3",
         "--store",
         store.to_str().unwrap(),
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = outcome(&run(&args));
     assert_eq!(code, 0, "valid:\n{stdout}\n{stderr}");
     let run_dir = store.join("latest").canonicalize().unwrap();
     let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    (run_dir, history, stdout)
+}
+
+#[test]
+fn a_store_described_by_a_config_runs_under_kills_and_pauses_by_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = twopc_kv_config(dir.path());
+    let (run_dir, history, stdout) = run_valid(
+        &config,
+        dir.path(),
+        &[
+            "--nemesis",
+            "kill,pause",
+            "--nemesis-interval",
+            "1",
+            "--nemesis-targets",
+            "one",
+            "--time-limit",
+            "6",
+            "--seed",
+            "3",
+        ],
+    );
     assert!(count(&history, "ok") > 100, "{stdout}");
     for fault in ["\"f\":\"kill\"", "\"f\":\"pause\"", "\"f\":\"resume\""] {
         assert!(history.contains(fault), "the nemesis did {fault}: {stdout}");
@@ -299,32 +314,25 @@ fn a_slow_kill_command_does_not_stall_the_clients() {
     std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
     std::fs::set_permissions(&script, permissions).unwrap();
     let config = twopc_kv_config_killed_by(dir.path(), &format!("{} {{pid}}", script.display()));
-    let store = dir.path().join("store");
     let concurrency = 9;
-    let (code, stdout, stderr) = outcome(&run(&[
-        "run",
-        "--target-config",
-        config.to_str().unwrap(),
-        "--workload",
-        "cas-register",
-        "--concurrency",
-        &concurrency.to_string(),
-        "--nemesis",
-        "kill",
-        "--nemesis-interval",
-        "5",
-        "--nemesis-targets",
-        "one",
-        "--time-limit",
-        "6",
-        "--seed",
-        "5",
-        "--store",
-        store.to_str().unwrap(),
-    ]));
-    assert_eq!(code, 0, "valid:\n{stdout}\n{stderr}");
-    let run_dir = store.join("latest").canonicalize().unwrap();
-    let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    let (run_dir, history, _) = run_valid(
+        &config,
+        dir.path(),
+        &[
+            "--concurrency",
+            &concurrency.to_string(),
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "5",
+            "--nemesis-targets",
+            "one",
+            "--time-limit",
+            "6",
+            "--seed",
+            "5",
+        ],
+    );
     let events: Vec<serde_json::Value> = history
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
