@@ -10,8 +10,13 @@
 //! - `node`: one node of a bundled store (started by `run` and `bench`).
 //! - `report`, `serve`: re-render a stored run's `report.html`; browse the store.
 //!
-//! `cluster` runs a bundled store's nodes as processes, `net` puts partitions
-//! and degraded links between them, and `clock` skews their wall clocks.
+//! The nouns each have one home: `target` (a store's processes, from its
+//! target file, read by `target_file`), `host` (where a process runs),
+//! `client` (how an operation reaches a node), `nemesis` (faults, their
+//! schedule and who performs them), `net` and `clock` (what partitions and
+//! clock faults act on), `workload` (operations and generators), `checking`
+//! (the checker registry and typed results), `recorder` (the history) and
+//! `report`. `harness/README.md` draws how a run flows through them.
 
 pub mod architecture;
 pub mod checking;
