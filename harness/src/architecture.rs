@@ -30,36 +30,40 @@ pub fn module_graph(src: &Path) -> std::io::Result<BTreeMap<String, BTreeSet<Str
             if module == "lib" || module == "main" {
                 continue;
             }
-            let text = std::fs::read_to_string(&path)?;
+            // Code only: comments may name paths that are not imports.
+            let text: String = std::fs::read_to_string(&path)?
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
             let named = graph.entry(module.clone()).or_default();
+            // `crate::a::…`, and `use crate::{a, b::c}` naming several at once.
             for (at, _) in text.match_indices("crate::") {
                 let rest = &text[at + "crate::".len()..];
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() && name != module {
-                    named.insert(name);
-                }
-            }
-            // `use crate::{a, b::c}` names several at once.
-            for (at, _) in text.match_indices("crate::{") {
-                let rest = &text[at + "crate::{".len()..];
-                let group = &rest[..rest.find('}').unwrap_or(rest.len())];
-                for part in group.split(',') {
-                    let name: String = part
-                        .trim()
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .collect();
+                let names: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                        .split(',')
+                        .map(str::trim)
+                        .collect(),
+                    None => vec![rest],
+                };
+                for name in names.into_iter().map(leading_name) {
                     if !name.is_empty() && name != module {
-                        named.insert(name);
+                        named.insert(name.to_string());
                     }
                 }
             }
         }
     }
     Ok(graph)
+}
+
+/// The identifier `text` starts with.
+fn leading_name(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
 }
 
 /// A cycle in `graph`, if there is one: the modules in order, the first repeated last.

@@ -18,7 +18,8 @@
 //! (the checker registry and typed results), `recorder` (the history) and
 //! `report`. `harness/README.md` draws how a run flows through them.
 
-pub mod architecture;
+#[cfg(test)]
+mod architecture;
 pub mod checking;
 pub mod cli;
 pub mod client;

@@ -199,11 +199,12 @@ pub fn parse_initial(text: &str) -> Value {
 }
 
 /// Checks a stored run's history and writes its `results.json`; the same bytes
-/// as `faultline check DIR --json`.
+/// as `faultline check DIR --json`. Returns the history and results too, for
+/// the report, so that nothing is read twice.
 ///
 /// # Errors
 /// The history cannot be read or checked.
-pub fn check_store(dir: &Path) -> Result<CheckResults, String> {
+pub fn check_store(dir: &Path) -> Result<(History, CheckResults), String> {
     let (history, format) = load(dir, None)?;
     let options = linearizable::Options::new(ModelKind::infer(&history));
     let judging = stored_judging(dir);
@@ -217,7 +218,7 @@ pub fn check_store(dir: &Path) -> Result<CheckResults, String> {
     let results = CheckResults::new(&history, format, checkers);
     std::fs::write(dir.join("results.json"), results.to_json())
         .map_err(|error| error.to_string())?;
-    Ok(results)
+    Ok((history, results))
 }
 
 /// This process's peak resident memory, from Linux's `/proc/self/status`.

@@ -138,11 +138,6 @@ pub fn cut(text: &str, chars: usize) -> String {
     }
 }
 
-/// Which nemesis events open and close which kind of fault.
-fn fault_kind(f: &str) -> Option<(&'static str, bool)> {
-    FaultKind::of_event(f).map(|(kind, opens)| (kind.name(), opens))
-}
-
 /// Pairs each fault's start with the next stop of its kind.
 fn fault_intervals(history: &History, end_us: i64) -> Vec<FaultInterval> {
     let mut open: BTreeMap<&'static str, (i64, String)> = BTreeMap::new();
@@ -152,9 +147,10 @@ fn fault_intervals(history: &History, end_us: i64) -> Vec<FaultInterval> {
         .iter()
         .filter(|event| event.process == Process::Nemesis)
     {
-        let Some((kind, starts)) = fault_kind(&event.f) else {
+        let Some((kind, starts)) = FaultKind::of_event(&event.f) else {
             continue;
         };
+        let kind = kind.name();
         let time = event.time_ns / 1000;
         if starts {
             let text = cut(&format!("{} {}", event.f, event.value), 200);

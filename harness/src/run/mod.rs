@@ -248,11 +248,10 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             checking::peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
-    let results = checking::check_store(&dir)?;
+    let (history, results) = checking::check_store(&dir)?;
     let code = results.valid.exit_code();
-    let (history, stored) = crate::report::load_stored(&dir)?;
-    let report = crate::report::write(&dir, &history, &stored)?;
-    crate::report::ci::write_for(&plan.outputs, &history, &stored, &plan.test, Some(&report))?;
+    let report = crate::report::write(&dir, &history, &results)?;
+    crate::report::ci::write_for(&plan.outputs, &history, &results, &plan.test, Some(&report))?;
     drop(history);
     if let Some(report) = &results.checkers.linearizable {
         for witness in report.witnesses.iter().take(1) {

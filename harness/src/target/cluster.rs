@@ -481,60 +481,52 @@ impl Readiness {
     /// # Errors
     /// The cluster did not answer in time.
     pub async fn wait(&self, http: &reqwest::Client) -> Result<(), String> {
-        wait_until_ready(http, &self.config, &self.probes, self.first.as_ref()).await
-    }
-}
-
-async fn wait_until_ready(
-    http: &reqwest::Client,
-    config: &TargetConfig,
-    probes: &[(String, Probe)],
-    first: &dyn Client,
-) -> Result<(), String> {
-    let limit = Duration::from_secs_f64(config.nodes.ready_timeout_s);
-    let deadline = std::time::Instant::now() + limit;
-    let read = crate::workload::Op::Read {
-        key: "faultline-ready".to_string(),
-    };
-    let mut waiting = String::new();
-    loop {
-        waiting.clear();
-        for (id, probe) in probes {
-            let ready = match probe {
-                Probe::Http(url) => http
-                    .get(url)
-                    .send()
-                    .await
-                    .is_ok_and(|response| response.status().is_success()),
-                Probe::Command(words) => {
-                    let mut command = tokio::process::Command::new(&words[0]);
-                    command
-                        .args(&words[1..])
-                        .stdout(std::process::Stdio::null())
-                        .stderr(std::process::Stdio::null())
-                        .kill_on_drop(true);
-                    let status = tokio::time::timeout(limit, command.status()).await;
-                    matches!(status, Ok(Ok(status)) if status.success())
+        let (config, probes) = (&self.config, &self.probes);
+        let limit = Duration::from_secs_f64(config.nodes.ready_timeout_s);
+        let deadline = std::time::Instant::now() + limit;
+        let read = crate::workload::Op::Read {
+            key: "faultline-ready".to_string(),
+        };
+        let mut waiting = String::new();
+        loop {
+            waiting.clear();
+            for (id, probe) in probes {
+                let ready = match probe {
+                    Probe::Http(url) => http
+                        .get(url)
+                        .send()
+                        .await
+                        .is_ok_and(|response| response.status().is_success()),
+                    Probe::Command(words) => {
+                        let mut command = tokio::process::Command::new(&words[0]);
+                        command
+                            .args(&words[1..])
+                            .stdout(std::process::Stdio::null())
+                            .stderr(std::process::Stdio::null())
+                            .kill_on_drop(true);
+                        let status = tokio::time::timeout(limit, command.status()).await;
+                        matches!(status, Ok(Ok(status)) if status.success())
+                    }
+                };
+                if !ready {
+                    waiting = format!("{id} did not pass its ready probe ({probe:?})");
+                    break;
                 }
-            };
-            if !ready {
-                waiting = format!("{id} did not pass its ready probe ({probe:?})");
-                break;
             }
-        }
-        if waiting.is_empty() {
-            match first.invoke(&read).await {
-                Completion::Ok(_) => return Ok(()),
-                other => waiting = format!("a read through n1 did not succeed: {other:?}"),
+            if waiting.is_empty() {
+                match self.first.invoke(&read).await {
+                    Completion::Ok(_) => return Ok(()),
+                    other => waiting = format!("a read through n1 did not succeed: {other:?}"),
+                }
             }
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not become ready within {} s: {waiting} (see the node logs in the store)",
+                    config.name,
+                    limit.as_secs_f64()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if std::time::Instant::now() > deadline {
-            return Err(format!(
-                "{} did not become ready within {} s: {waiting} (see the node logs in the store)",
-                config.name,
-                limit.as_secs_f64()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
