@@ -131,20 +131,30 @@ fn config_errors_are_refused_before_anything_starts_naming_the_field() {
         std::fs::write(&path, text).unwrap();
         path
     };
-    let missing = write("missing.toml", &etcd.replace("start = ", "begin = "));
+    // Every error names the file and the line (from 1) of what is wrong.
+    let line_of = |text: &str, needle: &str| {
+        1 + text
+            .lines()
+            .position(|line| line.contains(needle))
+            .expect("the needle is in the text")
+    };
+    let missing_text = etcd.replace("start = ", "begin = ");
+    let missing = write("missing.toml", &missing_text);
     let stderr = refused(&missing, &[]);
+    let line = line_of(&missing_text, "begin = ");
     assert!(
-        stderr.contains("missing.toml: line") && stderr.contains("begin"),
+        stderr.contains(&format!("missing.toml:{line}: ")) && stderr.contains("begin"),
         "{stderr}"
     );
 
-    let placeholder = write(
-        "placeholder.toml",
-        &etcd.replace("{new:base64}", "{nwe:base64}"),
-    );
+    let placeholder_text = etcd.replace("{new:base64}", "{nwe:base64}");
+    let placeholder = write("placeholder.toml", &placeholder_text);
     let stderr = refused(&placeholder, &[]);
+    let line = line_of(&placeholder_text, "{nwe:base64}");
     assert!(
-        stderr.contains("placeholder.toml: operations.cas.body: unknown placeholder {nwe}"),
+        stderr.contains(&format!(
+            "placeholder.toml:{line}: operations.cas.body: unknown placeholder {{nwe}}"
+        )),
         "{stderr}"
     );
 

@@ -247,7 +247,10 @@ fn bad_arguments_are_refused_before_anything_starts() {
             &["--concurrency", "lots"],
             "--concurrency \"lots\": expected a positive number, or Nn",
         ),
-        (&["--store", file.to_str().unwrap()], "cannot be created"),
+        (
+            &["--store", file.to_str().unwrap()],
+            "cannot create the store",
+        ),
     ];
     for (args, expected) in cases {
         let (code, stdout, stderr) = run_in(store.path(), args);

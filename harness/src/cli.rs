@@ -1,6 +1,12 @@
 //! Command-line arguments, as clap parses them, and dispatch.
 
+use crate::checking::CheckError;
 use crate::commands;
+use crate::exit;
+use crate::report::ReportError;
+use crate::run::{PlanError, RunError};
+use crate::target::TargetError;
+use crate::target_file::TargetFileError;
 use clap::{Parser, Subcommand};
 
 /// A Jepsen-style consistency testing harness.
@@ -47,17 +53,48 @@ pub enum Command {
     Cleanup,
 }
 
-/// Runs a parsed command line; returns the exit code.
+impl Command {
+    /// The subcommand's name, for messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Run(_) => "run",
+            Command::Check(_) => "check",
+            Command::Report(_) => "report",
+            Command::Serve(_) => "serve",
+            Command::Bench(_) => "bench",
+            Command::Generate(_) => "generate",
+            Command::Node(_) => "node",
+            Command::Guard(_) => "guard",
+            Command::Cleanup => "cleanup",
+        }
+    }
+}
+
+/// Runs a parsed command line; returns the exit code. An error is printed
+/// here, once, and its type decides the code: the user's input (254) or
+/// faultline itself (255).
 pub fn run(cli: Cli) -> u8 {
-    match cli.command {
-        Command::Run(args) => crate::run::run(&args),
-        Command::Check(args) => commands::check::run(&args),
-        Command::Report(args) => commands::report::run(&args),
-        Command::Serve(args) => commands::serve::run(&args),
-        Command::Bench(args) => commands::bench::run(&args),
-        Command::Generate(args) => commands::generate::run(&args),
-        Command::Node(args) => commands::node::run(&args),
-        Command::Guard(args) => commands::guard::run(&args),
+    let name = cli.command.name();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            // Each error's message already names its cause.
+            eprintln!("faultline {name}: {error}");
+            exit_code(&error)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<u8> {
+    Ok(match command {
+        Command::Run(args) => crate::run::run(&args)?,
+        Command::Check(args) => commands::check::run(&args)?,
+        Command::Report(args) => commands::report::run(&args)?,
+        Command::Serve(args) => commands::serve::run(&args)?,
+        Command::Bench(args) => commands::bench::run(&args)?,
+        Command::Generate(args) => commands::generate::run(&args)?,
+        Command::Node(args) => commands::node::run(&args)?,
+        Command::Guard(args) => commands::guard::run(&args)?,
         Command::Cleanup => {
             let removed = crate::net::netns::clean_dead_runs();
             if removed.is_empty() {
@@ -65,7 +102,58 @@ pub fn run(cli: Cli) -> u8 {
             } else {
                 println!("removed {}", removed.join(" "));
             }
-            crate::exit::VALID
+            exit::VALID
         }
+    })
+}
+
+/// 254 when the user's input is at fault, else 255.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    let bad_input = error.chain().any(|cause| {
+        cause.is::<exit::BadInput>()
+            || cause.is::<PlanError>()
+            || cause.is::<TargetError>()
+            || cause.is::<TargetFileError>()
+            || cause.is::<histories::HistoryError>()
+            || cause
+                .downcast_ref::<RunError>()
+                .is_some_and(|error| error.exit_code() == exit::BAD_ARGUMENTS)
+            || cause
+                .downcast_ref::<CheckError>()
+                .is_some_and(CheckError::is_bad_input)
+            || cause
+                .downcast_ref::<ReportError>()
+                .is_some_and(ReportError::is_bad_input)
+    });
+    if bad_input {
+        exit::BAD_ARGUMENTS
+    } else {
+        exit::HARNESS_FAILED
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_type_decides_the_exit_code() {
+        let refused = anyhow::Error::from(RunError::Plan(PlanError::Refused("x".into())));
+        assert_eq!(exit_code(&refused), exit::BAD_ARGUMENTS);
+        let failed = anyhow::Error::from(RunError::History(std::io::Error::other("disk")));
+        assert_eq!(exit_code(&failed), exit::HARNESS_FAILED);
+        let unreadable = anyhow::Error::from(CheckError::Read {
+            path: "h.jsonl".into(),
+            source: std::io::Error::other("gone"),
+        });
+        assert_eq!(exit_code(&unreadable), exit::BAD_ARGUMENTS);
+        let unwritable = anyhow::Error::from(CheckError::Write {
+            path: "results.json".into(),
+            source: std::io::Error::other("full"),
+        });
+        assert_eq!(exit_code(&unwritable), exit::HARNESS_FAILED);
+        let argument = anyhow::Error::from(exit::BadInput("--rate".into()));
+        assert_eq!(exit_code(&argument), exit::BAD_ARGUMENTS);
+        assert_eq!(exit_code(&anyhow::anyhow!("bench")), exit::HARNESS_FAILED);
     }
 }

@@ -7,7 +7,7 @@
 //! either. It works only for dynamically linked programs that read the clock
 //! through libc — the bundled nodes, not Go or static binaries.
 
-use crate::host::Host;
+use crate::host::{Host, HostError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,30 +23,47 @@ const CANDIDATES: &[&str] = &[
 /// The variable that overrides where libfaketime is.
 pub const LIBRARY_VARIABLE: &str = "FAULTLINE_LIBFAKETIME";
 
+/// Clock faults cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClockError {
+    /// libfaketime is not where the variable says.
+    #[error("clock faults need libfaketime, which is not at {} ({LIBRARY_VARIABLE})", .0.display())]
+    NotAt(PathBuf),
+    /// libfaketime is not installed.
+    #[error(
+        "clock faults need libfaketime, which was not found (apt-get install faketime, or set {LIBRARY_VARIABLE})"
+    )]
+    Missing,
+    /// The directory of the clock files cannot be made.
+    #[error("{}: {source}", path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A clock file cannot be written on its host.
+    #[error(transparent)]
+    File(#[from] HostError),
+}
+
 /// Finds libfaketime.
 ///
 /// # Errors
-/// A message saying how to install it.
-pub fn library() -> Result<PathBuf, String> {
+/// Not installed, or not where [`LIBRARY_VARIABLE`] says.
+pub fn library() -> Result<PathBuf, ClockError> {
     if let Some(path) = std::env::var_os(LIBRARY_VARIABLE).map(PathBuf::from) {
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(format!(
-                "clock faults need libfaketime, which is not at {} ({LIBRARY_VARIABLE})",
-                path.display()
-            ))
+            Err(ClockError::NotAt(path))
         };
     }
     CANDIDATES
         .iter()
         .map(PathBuf::from)
         .find(|path| path.is_file())
-        .ok_or_else(|| {
-            format!(
-                "clock faults need libfaketime, which was not found (apt-get install faketime, or set {LIBRARY_VARIABLE})"
-            )
-        })
+        .ok_or(ClockError::Missing)
 }
 
 /// The timestamp files of a run's nodes, each written on its node's host.
@@ -61,9 +78,12 @@ impl Clocks {
     ///
     /// # Errors
     /// No libfaketime, or `dir` cannot be made.
-    pub fn new(dir: &Path) -> Result<Clocks, String> {
+    pub fn new(dir: &Path) -> Result<Clocks, ClockError> {
         let library = library()?;
-        std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| ClockError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         Ok(Clocks {
             library,
             dir: dir.to_path_buf(),
@@ -84,7 +104,7 @@ impl Clocks {
         &self,
         node: &str,
         host: Arc<dyn Host>,
-    ) -> Result<BTreeMap<String, String>, String> {
+    ) -> Result<BTreeMap<String, String>, ClockError> {
         self.hosts
             .lock()
             .expect("clock hosts lock")
@@ -110,7 +130,7 @@ impl Clocks {
     ///
     /// # Errors
     /// The file cannot be written.
-    pub fn set(&self, node: &str, offset_s: f64) -> Result<(), String> {
+    pub fn set(&self, node: &str, offset_s: f64) -> Result<(), ClockError> {
         // Written whole (aside and renamed), so a node never reads half a file.
         let host = self
             .hosts
@@ -119,8 +139,8 @@ impl Clocks {
             .get(node)
             .cloned()
             .unwrap_or_else(|| Arc::new(crate::host::Local));
-        host.write_file(&self.file(node), format!("{offset_s:+.3}\n").as_bytes())
-            .map_err(|error| error.to_string())
+        host.write_file(&self.file(node), format!("{offset_s:+.3}\n").as_bytes())?;
+        Ok(())
     }
 }
 

@@ -10,3 +10,11 @@ pub const UNKNOWN: u8 = 2;
 pub const BAD_ARGUMENTS: u8 = 254;
 /// faultline itself failed.
 pub const HARNESS_FAILED: u8 = 255;
+
+/// Input the user must fix, found after parsing (clap catches the rest): a
+/// value out of range, a file that is not what it should be. A command
+/// returns it inside its error; the binary's edge turns it into
+/// [`BAD_ARGUMENTS`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);

@@ -26,6 +26,7 @@ pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod exit;
+pub mod files;
 pub mod host;
 pub mod nemesis;
 pub mod net;

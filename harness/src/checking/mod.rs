@@ -88,6 +88,48 @@ pub const PROFILE: &str = "profile";
 /// The transactional checker.
 pub const TRANSACTIONAL: &str = "transactional";
 
+/// A history that cannot be checked, or results that cannot be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The history file cannot be read.
+    #[error("{}: cannot read the history: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The history is malformed (the error names the line).
+    #[error(transparent)]
+    History(#[from] histories::HistoryError),
+    /// The history does not fit a checker it was given to (a message naming the line).
+    #[error("{0}")]
+    Unfit(String),
+    /// A stored `plan.json` or `results.json` is missing or not faultline's.
+    #[error("{}: {message}", path.display())]
+    Stored {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and how to make one.
+        message: String,
+    },
+    /// The results cannot be written.
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl CheckError {
+    /// Whether the input is at fault (exit 254) rather than the harness (255).
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, CheckError::Write { .. })
+    }
+}
+
 /// Parses `--models`: `all`, or names separated by commas.
 ///
 /// # Errors
@@ -151,7 +193,7 @@ pub fn check_history(
     txn_options: &TxnOptions,
     models: &[&str],
     judges: Option<&[&str]>,
-) -> Result<Checkers, String> {
+) -> Result<Checkers, CheckError> {
     let request = registry::Request {
         linearizable: linearizable_options,
         transactional: txn_options,
@@ -174,7 +216,7 @@ pub fn check_history(
 ///
 /// # Errors
 /// A message naming the file, and the line where the file is at fault.
-pub fn load(path: &Path, format: Option<Format>) -> Result<(History, Format), String> {
+pub fn load(path: &Path, format: Option<Format>) -> Result<(History, Format), CheckError> {
     // A store directory's history is named relative to it, so that re-checking
     // `store/latest` gives the same results, byte for byte, as the run wrote.
     let (path, name): (PathBuf, String) = if path.is_dir() {
@@ -182,14 +224,15 @@ pub fn load(path: &Path, format: Option<Format>) -> Result<(History, Format), St
     } else {
         (path.to_path_buf(), path.display().to_string())
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("{}: cannot read the history: {error}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|source| CheckError::Read {
+        path: path.clone(),
+        source,
+    })?;
     let format = match format {
         Some(format) => format,
-        None => histories::detect(&name, &text).map_err(|error| error.to_string())?,
+        None => histories::detect(&name, &text)?,
     };
-    let history =
-        histories::parse(&name, &text, Some(format)).map_err(|error| error.to_string())?;
+    let history = histories::parse(&name, &text, Some(format))?;
     Ok((history, format))
 }
 
@@ -204,7 +247,7 @@ pub fn parse_initial(text: &str) -> Value {
 ///
 /// # Errors
 /// The history cannot be read or checked.
-pub fn check_store(dir: &Path) -> Result<(History, CheckResults), String> {
+pub fn check_store(dir: &Path) -> Result<(History, CheckResults), CheckError> {
     let (history, format) = load(dir, None)?;
     let options = linearizable::Options::new(ModelKind::infer(&history));
     let judging = stored_judging(dir);
@@ -216,8 +259,9 @@ pub fn check_store(dir: &Path) -> Result<(History, CheckResults), String> {
         judging.checkers,
     )?;
     let results = CheckResults::new(&history, format, checkers);
-    std::fs::write(dir.join("results.json"), results.to_json())
-        .map_err(|error| error.to_string())?;
+    let path = dir.join("results.json");
+    crate::files::write_atomically(&path, results.to_json().as_bytes())
+        .map_err(|source| CheckError::Write { path, source })?;
     Ok((history, results))
 }
 

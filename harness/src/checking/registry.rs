@@ -5,7 +5,7 @@
 //! judged by those that fit its operations. A new checker is one
 //! implementation and one line in [`ALL`].
 
-use super::{Checkers, LINEARIZABLE, PROFILE, TRANSACTIONAL};
+use super::{CheckError, Checkers, LINEARIZABLE, PROFILE, TRANSACTIONAL};
 use checkers::Validity;
 use checkers::linearizable;
 use checkers::txn::{self, TxnOptions};
@@ -37,7 +37,7 @@ pub trait Checker: Sync {
         history: &History,
         request: &Request,
         into: &mut Checkers,
-    ) -> Result<(), String>;
+    ) -> Result<(), CheckError>;
 }
 
 /// Every checker, in the order they run.
@@ -73,11 +73,11 @@ impl Checker for Linearizable {
         history: &History,
         request: &Request,
         into: &mut Checkers,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheckError> {
         if request.models.contains(&LINEARIZABLE) {
             into.linearizable = Some(
                 linearizable::check(history, request.linearizable)
-                    .map_err(|error| error.to_string())?,
+                    .map_err(|error| CheckError::Unfit(error.to_string()))?,
             );
         }
         Ok(())
@@ -101,7 +101,7 @@ impl Checker for Profile {
         history: &History,
         request: &Request,
         into: &mut Checkers,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheckError> {
         if !weak::MODELS
             .iter()
             .any(|model| request.models.contains(model))
@@ -135,9 +135,11 @@ impl Checker for Transactional {
         history: &History,
         request: &Request,
         into: &mut Checkers,
-    ) -> Result<(), String> {
-        into.transactional =
-            Some(txn::check(history, request.transactional).map_err(|error| error.to_string())?);
+    ) -> Result<(), CheckError> {
+        into.transactional = Some(
+            txn::check(history, request.transactional)
+                .map_err(|error| CheckError::Unfit(error.to_string()))?,
+        );
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! renamed on the writing side fails loudly here (and in the round-trip
 //! tests) instead of silently blanking the report.
 
-use super::CheckResults;
+use super::{CheckError, CheckResults};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -54,39 +54,41 @@ pub struct StoredNemesis {
 ///
 /// # Errors
 /// A `plan.json` that is there but is not one faultline writes.
-pub fn read_plan(dir: &Path) -> Result<Option<StoredPlan>, String> {
+pub fn read_plan(dir: &Path) -> Result<Option<StoredPlan>, CheckError> {
     let path = dir.join("plan.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
-    serde_json::from_str(&text).map(Some).map_err(|error| {
-        format!(
-            "{}: line {}: not the plan faultline writes: {error}",
-            path.display(),
-            error.line()
-        )
-    })
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|error| CheckError::Stored {
+            message: format!(
+                "line {}: not the plan faultline writes: {error}",
+                error.line()
+            ),
+            path,
+        })
 }
 
 /// The results stored in `dir`.
 ///
 /// # Errors
 /// A message naming the file that cannot be read or is not results faultline writes.
-pub fn read_results(dir: &Path) -> Result<CheckResults, String> {
+pub fn read_results(dir: &Path) -> Result<CheckResults, CheckError> {
     let path = dir.join("results.json");
-    let text = std::fs::read_to_string(&path).map_err(|error| {
-        format!(
-            "{}: cannot read the results ({error}); `faultline check {}` writes them",
-            path.display(),
+    let text = std::fs::read_to_string(&path).map_err(|error| CheckError::Stored {
+        path: path.clone(),
+        message: format!(
+            "cannot read the results ({error}); `faultline check {}` writes them",
             dir.display()
-        )
+        ),
     })?;
-    serde_json::from_str(&text).map_err(|error| {
-        format!(
-            "{}: line {}: not the results faultline writes: {error}",
-            path.display(),
+    serde_json::from_str(&text).map_err(|error| CheckError::Stored {
+        message: format!(
+            "line {}: not the results faultline writes: {error}",
             error.line()
-        )
+        ),
+        path,
     })
 }
 
@@ -166,7 +168,7 @@ mod tests {
             r#"{"valid": true, "file": "h", "fmt": "jsonl", "events": 0, "checkers": {}}"#,
         )
         .unwrap();
-        let error = read_results(dir.path()).unwrap_err();
+        let error = read_results(dir.path()).unwrap_err().to_string();
         assert!(
             error.contains("results.json: line 1: not the results faultline writes")
                 && error.contains("format"),

@@ -3,7 +3,7 @@
 //! `ok`, `fail` or `info` in [`classify`], following the error table in
 //! `targets/README.md`.
 
-use super::{Client, Completion, Pending};
+use super::{Client, Completion, OpenError, Pending};
 use crate::workload::Op;
 use serde_json::{Value, json};
 
@@ -18,10 +18,13 @@ impl Endpoint {
     ///
     /// # Errors
     /// The address does not form a URL.
-    pub fn new(address: &str) -> Result<Endpoint, String> {
+    pub fn new(address: &str) -> Result<Endpoint, OpenError> {
         reqwest::Url::parse(&format!("http://{address}/"))
             .map(Endpoint)
-            .map_err(|error| format!("node address {address:?}: {error}"))
+            .map_err(|error| OpenError {
+                address: address.to_string(),
+                reason: error.to_string(),
+            })
     }
 
     fn url(&self, path: &str) -> reqwest::Url {
@@ -42,7 +45,7 @@ impl KvApiClient {
     ///
     /// # Errors
     /// The address does not form a URL.
-    pub fn new(address: &str, http: reqwest::Client) -> Result<KvApiClient, String> {
+    pub fn new(address: &str, http: reqwest::Client) -> Result<KvApiClient, OpenError> {
         Ok(KvApiClient {
             endpoint: Endpoint::new(address)?,
             http,

@@ -31,6 +31,16 @@ pub enum Completion {
     Info(Value),
 }
 
+/// A node's client cannot be opened: its address is not one.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("node address {address:?}: {reason}")]
+pub struct OpenError {
+    /// The address given.
+    pub address: String,
+    /// Why it is not usable.
+    pub reason: String,
+}
+
 /// A pooled HTTP client with a per-request timeout.
 pub fn http_client(timeout: Duration, connections: usize) -> reqwest::Client {
     bound_http_client(timeout, connections, None)

@@ -94,11 +94,17 @@ pub enum Which {
 }
 
 /// Runs `faultline bench`; returns the exit code.
-pub fn run(args: &BenchArgs) -> u8 {
-    let result = match &args.which {
-        Which::Corpus { dir, runs, all } => corpus(dir, (*runs).max(1), *all),
-        Which::Scale { runs } => scale((*runs).max(1)),
-        Which::Weak { runs } => weak_models((*runs).max(1)),
+///
+/// # Errors
+/// A benchmark that could not run (its corpus unreadable, a cluster that
+/// would not start, a tool missing).
+pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
+    match &args.which {
+        Which::Corpus { dir, runs, all } => {
+            corpus(dir, (*runs).max(1), *all).map_err(anyhow::Error::msg)
+        }
+        Which::Scale { runs } => scale((*runs).max(1)).map_err(anyhow::Error::msg),
+        Which::Weak { runs } => weak_models((*runs).max(1)).map_err(anyhow::Error::msg),
         Which::Report { runs } => super::bench_report::run((*runs).max(1)),
         Which::Overhead {
             runs,
@@ -111,13 +117,6 @@ pub fn run(args: &BenchArgs) -> u8 {
             clients,
             seconds,
         } => super::load::run(store, (*runs).max(1), (*clients).max(1), (*seconds).max(1)),
-    };
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("faultline bench: {message}");
-            exit::BAD_ARGUMENTS
-        }
     }
 }
 

@@ -20,14 +20,14 @@ const LOAD_TARGET_MS: f64 = 3000.0;
 ///
 /// # Errors
 /// A history cannot be generated, checked or written.
-pub fn run(runs: usize) -> Result<u8, String> {
+pub fn run(runs: usize) -> anyhow::Result<u8> {
     let dir = std::env::temp_dir().join(format!("faultline-bench-report-{}", std::process::id()));
     let result = measure(&dir, runs);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn measure(dir: &Path, runs: usize) -> Result<u8, String> {
+fn measure(dir: &Path, runs: usize) -> anyhow::Result<u8> {
     let chromium = browser::find();
     println!(
         "report.html of generated register histories (10 clients, 100 keys, 1% crashed writes, a few stale reads), {runs} runs, medians\n"
@@ -37,7 +37,7 @@ fn measure(dir: &Path, runs: usize) -> Result<u8, String> {
     for ops in [1_000, 100_000] {
         let run_dir = dir.join(format!("{ops}"));
         std::fs::create_dir_all(&run_dir)
-            .map_err(|error| format!("{}: {error}", run_dir.display()))?;
+            .map_err(|error| anyhow::anyhow!("{}: {error}", run_dir.display()))?;
         let (history, results) = stored_run(&run_dir, ops)?;
         let mut renders = Vec::new();
         let mut path = PathBuf::new();
@@ -59,18 +59,21 @@ fn measure(dir: &Path, runs: usize) -> Result<u8, String> {
         let mut loads = Vec::new();
         let mut draws = Vec::new();
         for _ in 0..runs {
-            let loaded = browser::load(chromium, &path, &[], Duration::from_secs(120))?;
+            let loaded = browser::load(chromium, &path, &[], Duration::from_secs(120))
+                .map_err(anyhow::Error::msg)?;
             if !loaded.console_messages().is_empty() || loaded.body_data("rendered") != Some("yes")
             {
-                return Err(format!(
+                anyhow::bail!(
                     "the {ops}-operation report did not render cleanly:\n{}",
                     loaded.console_messages().join("\n")
-                ));
+                );
             }
             let load_ms: f64 = loaded
                 .body_data("dom-content-loaded-ms")
                 .and_then(|value| value.parse().ok())
-                .ok_or("the report did not record its DOMContentLoaded time")?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("the report did not record its DOMContentLoaded time")
+                })?;
             loads.push(load_ms);
             draws.push(
                 loaded
@@ -104,7 +107,7 @@ fn measure(dir: &Path, runs: usize) -> Result<u8, String> {
 
 /// Generates, checks (every model) and stores a history of `ops` operations in
 /// `dir`, as a run would.
-fn stored_run(dir: &Path, ops: usize) -> Result<(histories::History, check::CheckResults), String> {
+fn stored_run(dir: &Path, ops: usize) -> anyhow::Result<(histories::History, check::CheckResults)> {
     let args = GenerateArgs {
         ops,
         keys: 100,
@@ -118,11 +121,11 @@ fn stored_run(dir: &Path, ops: usize) -> Result<(histories::History, check::Chec
     };
     // The simulation's clock ticks in nanoseconds; stretched, its 100,000
     // operations span about a minute, as a run's would at 1,500 ops/s.
-    let mut events = generate::events(&args)?;
+    let mut events = generate::events(&args).map_err(anyhow::Error::msg)?;
     for event in &mut events {
         event.time_ns *= 10_000;
     }
-    generate::write(&events, &args.out).map_err(|error| error.to_string())?;
+    generate::write(&events, &args.out)?;
     let (history, format) = check::load(dir, None)?;
     let options = Options::new(checkers::ModelKind::CasRegister);
     let checkers = check::check_history(
@@ -133,7 +136,6 @@ fn stored_run(dir: &Path, ops: usize) -> Result<(histories::History, check::Chec
         None,
     )?;
     let results = check::CheckResults::new(&history, format, checkers);
-    std::fs::write(dir.join("results.json"), results.to_json())
-        .map_err(|error| error.to_string())?;
+    std::fs::write(dir.join("results.json"), results.to_json())?;
     Ok((history, results))
 }

@@ -1,10 +1,11 @@
 //! `faultline check`: read a history, check it, print the verdict.
 
+use crate::checking::CheckError;
 use crate::checking::{
     CheckResults, LINEARIZABLE, check_history, load, parse_initial, parse_models, peak_rss_mib,
     render::render_human, stored_judging,
 };
-use crate::exit;
+use crate::exit::BadInput;
 use checkers::linearizable::{Algorithm, Options};
 use checkers::txn::{Isolation, TxnOptions};
 use checkers::{Budget, ModelKind, ModelOptions};
@@ -64,58 +65,19 @@ pub struct CheckArgs {
     pub summary: Option<PathBuf>,
 }
 
-/// Runs `faultline check`; returns the exit code.
-pub fn run(args: &CheckArgs) -> u8 {
-    match check(args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("faultline check: {message}");
-            exit::BAD_ARGUMENTS
-        }
-    }
-}
-
-fn check(args: &CheckArgs) -> Result<u8, String> {
-    let format = match &args.format {
-        None => None,
-        Some(name) => Some(Format::from_name(name).ok_or_else(|| {
-            format!(
-                "unknown format {name:?}; expected one of {}",
-                Format::NAMES.join(", ")
-            )
-        })?),
-    };
-    let model = match &args.model {
-        None => None,
-        Some(name) => Some(ModelKind::from_name(name).ok_or_else(|| {
-            format!(
-                "unknown model {name:?}; expected one of {}",
-                ModelKind::NAMES.join(", ")
-            )
-        })?),
-    };
-    if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
-        return Err(format!(
-            "--time-limit must be a positive number of seconds, not {}",
-            args.time_limit
-        ));
-    }
-    if args.memory_limit == 0 {
-        return Err("--memory-limit must be a positive number of MiB".to_string());
-    }
-    let algorithm = match args.algorithm.as_str() {
-        "faultline" => Algorithm::Faultline,
-        "plain" => Algorithm::Plain,
-        other => {
-            return Err(format!(
-                "unknown algorithm {other:?}; expected faultline or plain"
-            ));
-        }
-    };
+/// Runs `faultline check`; returns the exit code of the verdict.
+///
+/// # Errors
+/// A bad argument, a history that cannot be read or checked (bad input), or
+/// results that cannot be written.
+pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
+    let arguments = Arguments::parse(args).map_err(BadInput)?;
     let reading = Instant::now();
-    let (history, format) = load(&args.file, format)?;
+    let (history, format) = load(&args.file, arguments.format)?;
     let read_elapsed = reading.elapsed();
-    let model = model.unwrap_or_else(|| ModelKind::infer(&history));
+    let model = arguments
+        .model
+        .unwrap_or_else(|| ModelKind::infer(&history));
     let budget = Budget {
         time_limit: Duration::from_secs_f64(args.time_limit),
         memory_limit_bytes: args.memory_limit << 20,
@@ -128,16 +90,16 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         budget,
         threads: args.threads,
         witnesses_shrunk: 3,
-        algorithm,
+        algorithm: arguments.algorithm,
     };
     let txn_options = TxnOptions {
-        model: Isolation::named(&args.isolation)?,
+        model: arguments.isolation,
         budget,
         ..TxnOptions::default()
     };
     let stored = args.file.is_dir().then(|| stored_judging(&args.file));
-    let models = match (&args.models, &stored) {
-        (Some(text), _) => parse_models(text)?,
+    let models = match (arguments.models, &stored) {
+        (Some(models), _) => models,
         (None, Some(stored)) => stored.models.clone(),
         (None, None) => vec![LINEARIZABLE],
     };
@@ -149,12 +111,9 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
     let json = results.to_json();
     let mut report = None;
     if args.file.is_dir() {
-        std::fs::write(args.file.join("results.json"), &json).map_err(|error| {
-            format!(
-                "{}: cannot write results.json: {error}",
-                args.file.display()
-            )
-        })?;
+        let path = args.file.join("results.json");
+        crate::files::write_atomically(&path, json.as_bytes())
+            .map_err(|source| CheckError::Write { path, source })?;
         report = Some(crate::report::write(&args.file, &history, &results)?);
     }
     let outputs = crate::report::ci::Outputs {
@@ -182,6 +141,63 @@ fn check(args: &CheckArgs) -> Result<u8, String> {
         );
     }
     Ok(results.valid.exit_code())
+}
+
+/// The arguments clap cannot check by itself, checked.
+struct Arguments {
+    format: Option<Format>,
+    model: Option<ModelKind>,
+    algorithm: Algorithm,
+    isolation: Isolation,
+    models: Option<Vec<&'static str>>,
+}
+
+impl Arguments {
+    fn parse(args: &CheckArgs) -> Result<Arguments, String> {
+        let format = match &args.format {
+            None => None,
+            Some(name) => Some(Format::from_name(name).ok_or_else(|| {
+                format!(
+                    "unknown format {name:?}; expected one of {}",
+                    Format::NAMES.join(", ")
+                )
+            })?),
+        };
+        let model = match &args.model {
+            None => None,
+            Some(name) => Some(ModelKind::from_name(name).ok_or_else(|| {
+                format!(
+                    "unknown model {name:?}; expected one of {}",
+                    ModelKind::NAMES.join(", ")
+                )
+            })?),
+        };
+        if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
+            return Err(format!(
+                "--time-limit must be a positive number of seconds, not {}",
+                args.time_limit
+            ));
+        }
+        if args.memory_limit == 0 {
+            return Err("--memory-limit must be a positive number of MiB".to_string());
+        }
+        let algorithm = match args.algorithm.as_str() {
+            "faultline" => Algorithm::Faultline,
+            "plain" => Algorithm::Plain,
+            other => {
+                return Err(format!(
+                    "unknown algorithm {other:?}; expected faultline or plain"
+                ));
+            }
+        };
+        Ok(Arguments {
+            format,
+            model,
+            algorithm,
+            isolation: Isolation::named(&args.isolation)?,
+            models: args.models.as_deref().map(parse_models).transpose()?,
+        })
+    }
 }
 
 /// Writes to stdout in one go; a closed pipe (`| head`) is not an error worth a panic.

@@ -8,7 +8,7 @@
 //! later time or never. `--stale-reads` plants anomalies: such a read returns
 //! the key's previous value instead of its current one.
 
-use crate::exit;
+use crate::exit::{self, BadInput};
 use crate::rng::Rng;
 use clap::Args;
 use histories::{Event, EventType, Process};
@@ -250,22 +250,13 @@ pub fn write(events: &[Event], path: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Runs `faultline generate`; returns the exit code.
-pub fn run(args: &GenerateArgs) -> u8 {
-    let events = match events(args) {
-        Ok(events) => events,
-        Err(message) => {
-            eprintln!("faultline generate: {message}");
-            return exit::BAD_ARGUMENTS;
-        }
-    };
-    match write(&events, &args.out) {
-        Ok(()) => exit::VALID,
-        Err(error) => {
-            eprintln!(
-                "faultline generate: cannot write {}: {error}",
-                args.out.display()
-            );
-            exit::BAD_ARGUMENTS
-        }
-    }
+///
+/// # Errors
+/// A bad argument, or the output that cannot be written (bad input too: the
+/// path is the user's).
+pub fn run(args: &GenerateArgs) -> anyhow::Result<u8> {
+    let events = events(args).map_err(BadInput)?;
+    write(&events, &args.out)
+        .map_err(|error| BadInput(format!("cannot write {}: {error}", args.out.display())))?;
+    Ok(exit::VALID)
 }

@@ -3,7 +3,7 @@
 //! then becomes the node's program: the request survives the exec, so a
 //! third-party node dies with the run as a bundled one does.
 
-use crate::exit;
+use crate::exit::BadInput;
 use clap::Args;
 use std::ffi::CString;
 
@@ -16,18 +16,17 @@ pub struct GuardArgs {
 }
 
 /// Becomes the command; returns only if it cannot.
-pub fn run(args: &GuardArgs) -> u8 {
+///
+/// # Errors
+/// A NUL byte in the command, or a command that cannot be run.
+pub fn run(args: &GuardArgs) -> anyhow::Result<u8> {
     super::node::die_with_parent();
-    let words: Result<Vec<CString>, _> = args
+    let words = args
         .command
         .iter()
         .map(|word| CString::new(word.as_bytes()))
-        .collect();
-    let Ok(words) = words else {
-        eprintln!("faultline guard: a NUL byte in the command");
-        return exit::BAD_ARGUMENTS;
-    };
+        .collect::<Result<Vec<CString>, _>>()
+        .map_err(|_| BadInput("a NUL byte in the command".to_string()))?;
     let error = nix::unistd::execvp(&words[0], &words).unwrap_err();
-    eprintln!("faultline guard: cannot run {}: {error}", args.command[0]);
-    exit::HARNESS_FAILED
+    anyhow::bail!("cannot run {}: {error}", args.command[0])
 }

@@ -100,13 +100,13 @@ pub async fn drive(addresses: &[String], clients: usize, duration: Duration) -> 
 }
 
 /// Runs the benchmark for a bundled store; returns the exit code.
-pub fn run(store: &str, runs: usize, clients: usize, seconds: u64) -> Result<u8, String> {
-    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
+pub fn run(store: &str, runs: usize, clients: usize, seconds: u64) -> anyhow::Result<u8> {
+    let exe = std::env::current_exe()?;
+    let runtime = tokio::runtime::Runtime::new()?;
     let mut results = Vec::new();
     for run in 0..runs {
         let dir = std::env::temp_dir().join(format!("faultline-load-{}-{run}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+        std::fs::create_dir_all(&dir)?;
         let measured = LocalCluster::start(&exe, store, 3, &dir, None).and_then(|cluster| {
             runtime.block_on(async {
                 let addresses = cluster.addresses();

@@ -2,7 +2,7 @@
 //! is a library; this only parses arguments, binds the address and runs it until
 //! SIGTERM or SIGINT.
 
-use crate::exit;
+use crate::exit::{self, BadInput};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -38,14 +38,12 @@ pub struct NodeArgs {
 }
 
 /// Runs a node; returns the exit code.
-pub fn run(args: &NodeArgs) -> u8 {
-    match serve(args) {
-        Ok(()) => exit::VALID,
-        Err(message) => {
-            eprintln!("faultline node: {message}");
-            exit::BAD_ARGUMENTS
-        }
-    }
+///
+/// # Errors
+/// Bad peers or bug, or an address that cannot be listened on.
+pub fn run(args: &NodeArgs) -> anyhow::Result<u8> {
+    serve(args).map_err(BadInput)?;
+    Ok(exit::VALID)
 }
 
 /// A node started by faultline dies with it, even if faultline is killed with

@@ -24,15 +24,15 @@ end
 "#;
 
 /// wrk's requests per second against a fresh cluster.
-fn wrk_rate(exe: &Path, dir: &Path, clients: usize, seconds: u64) -> Result<f64, String> {
-    std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+fn wrk_rate(exe: &Path, dir: &Path, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+    std::fs::create_dir_all(dir).map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
     let cluster = LocalCluster::start(exe, "chain-kv", 3, dir, None)?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
+    let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(
         cluster.wait_until_ready(&crate::client::http_client(Duration::from_secs(1), 1)),
     )?;
     let script = dir.join("mix.lua");
-    std::fs::write(&script, WRK_SCRIPT).map_err(|error| error.to_string())?;
+    std::fs::write(&script, WRK_SCRIPT)?;
     let addresses = cluster.addresses();
     // The same connections per node as faultline's workers (worker i → node i mod n).
     let per_node = |node: usize| {
@@ -57,32 +57,28 @@ fn wrk_rate(exe: &Path, dir: &Path, clients: usize, seconds: u64) -> Result<f64,
             .arg(format!("http://{address}/"))
             .stdout(std::process::Stdio::piped())
             .spawn()
-            .map_err(|error| format!("running wrk (apt-get install wrk): {error}"))?;
+            .map_err(|error| anyhow::anyhow!("running wrk (apt-get install wrk): {error}"))?;
         children.push(child);
     }
     let mut rate = 0.0;
     for child in children {
-        let output = child
-            .wait_with_output()
-            .map_err(|error| error.to_string())?;
+        let output = child.wait_with_output()?;
         let text = String::from_utf8_lossy(&output.stdout);
         if text.contains("Non-2xx") {
-            return Err(format!(
-                "wrk saw failed requests, so its rate is not comparable: {text}"
-            ));
+            anyhow::bail!("wrk saw failed requests, so its rate is not comparable: {text}");
         }
         rate += text
             .lines()
             .find_map(|line| line.strip_prefix("Requests/sec:"))
             .and_then(|value| value.trim().parse::<f64>().ok())
-            .ok_or_else(|| format!("no Requests/sec in wrk's output: {text}"))?;
+            .ok_or_else(|| anyhow::anyhow!("no Requests/sec in wrk's output: {text}"))?;
     }
     drop(cluster);
     Ok(rate)
 }
 
 /// The rate `faultline run` recorded: completions over the span of the history.
-fn faultline_rate(exe: &Path, store: &Path, clients: usize, seconds: u64) -> Result<f64, String> {
+fn faultline_rate(exe: &Path, store: &Path, clients: usize, seconds: u64) -> anyhow::Result<f64> {
     let status = Command::new(exe)
         .args([
             "run",
@@ -108,31 +104,28 @@ fn faultline_rate(exe: &Path, store: &Path, clients: usize, seconds: u64) -> Res
         .arg("--store")
         .arg(store)
         .stdout(std::process::Stdio::null())
-        .status()
-        .map_err(|error| error.to_string())?;
+        .status()?;
     if !matches!(status.code(), Some(0..=2)) {
-        return Err(format!("faultline run failed: {status}"));
+        anyhow::bail!("faultline run failed: {status}");
     }
     let history = histories::parse(
         "history.jsonl",
-        &std::fs::read_to_string(store.join("latest/history.jsonl"))
-            .map_err(|error| error.to_string())?,
+        &std::fs::read_to_string(store.join("latest/history.jsonl"))?,
         None,
-    )
-    .map_err(|error| error.to_string())?;
+    )?;
     let first = history.events.first().map_or(0, |event| event.time_ns);
     let last = history.events.last().map_or(0, |event| event.time_ns);
     Ok(history.operations.len() as f64 / ((last - first) as f64 / 1e9).max(1e-9))
 }
 
 /// Runs the comparison; returns the exit code.
-pub fn run(runs: usize, clients: usize, seconds: u64) -> Result<u8, String> {
-    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
+pub fn run(runs: usize, clients: usize, seconds: u64) -> anyhow::Result<u8> {
+    let exe = std::env::current_exe()?;
     let mut ratios = Vec::new();
     for round in 0..runs {
         let dir =
             std::env::temp_dir().join(format!("faultline-overhead-{}-{round}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+        std::fs::create_dir_all(&dir)?;
         // Which goes first alternates, so that a drift in the machine's load
         // does not favour either side.
         let wrk = || wrk_rate(&exe, &dir.join("wrk"), clients, seconds);

@@ -1,7 +1,7 @@
 //! `faultline report STORE_DIR`: re-render a stored run's report (and CI
 //! outputs) from its history and results, without checking again.
 
-use crate::exit;
+use crate::exit::BadInput;
 use crate::report::{self, ci};
 use clap::Args;
 use std::path::PathBuf;
@@ -20,22 +20,16 @@ pub struct ReportArgs {
 }
 
 /// Runs `faultline report`; the exit code is the stored verdict's.
-pub fn run(args: &ReportArgs) -> u8 {
-    match render(args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("faultline report: {message}");
-            exit::BAD_ARGUMENTS
-        }
-    }
-}
-
-fn render(args: &ReportArgs) -> Result<u8, String> {
+///
+/// # Errors
+/// Not a store directory, a stored file unreadable, or the report unwritable.
+pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     if !args.dir.is_dir() {
-        return Err(format!(
+        return Err(BadInput(format!(
             "{}: not a run's store directory (expected a directory with history.jsonl and results.json)",
             args.dir.display()
-        ));
+        ))
+        .into());
     }
     let (history, results) = report::load_stored(&args.dir)?;
     let path = report::write(&args.dir, &history, &results)?;

@@ -2,7 +2,7 @@
 //! its verdict and links to its report, history and results; and the files of
 //! each run. Only files inside the store are served.
 
-use crate::exit;
+use crate::exit::{self, BadInput};
 use crate::report::escape;
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
@@ -27,36 +27,29 @@ pub struct ServeArgs {
 }
 
 /// Runs `faultline serve` until Ctrl-C or SIGTERM.
-pub fn run(args: &ServeArgs) -> u8 {
+///
+/// # Errors
+/// No such store, an address that cannot be listened on, or the server failing.
+pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let store = match args.store.canonicalize() {
         Ok(store) if store.is_dir() => store,
         _ => {
-            eprintln!(
-                "faultline serve: {}: no such store directory (runs are stored under --store, default store/)",
+            return Err(BadInput(format!(
+                "{}: no such store directory (runs are stored under --store, default store/)",
                 args.store.display()
-            );
-            return exit::BAD_ARGUMENTS;
+            ))
+            .into());
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("faultline serve: cannot start: {error}");
-            return exit::HARNESS_FAILED;
-        }
-    };
+        .map_err(|error| anyhow::anyhow!("cannot start: {error}"))?;
     runtime.block_on(async {
-        let listener = match tokio::net::TcpListener::bind(args.bind).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                eprintln!("faultline serve: cannot listen on {}: {error}", args.bind);
-                return exit::BAD_ARGUMENTS;
-            }
-        };
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .map_err(|error| BadInput(format!("cannot listen on {}: {error}", args.bind)))?;
         let address = listener
             .local_addr()
             .map_or_else(|_| args.bind.to_string(), |address| address.to_string());
@@ -68,13 +61,8 @@ pub fn run(args: &ServeArgs) -> u8 {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stopped())
             .await;
-        match served {
-            Ok(()) => exit::VALID,
-            Err(error) => {
-                eprintln!("faultline serve: {error}");
-                exit::HARNESS_FAILED
-            }
-        }
+        served.map_err(anyhow::Error::from)?;
+        Ok(exit::VALID)
     })
 }
 

@@ -225,14 +225,11 @@ pub(crate) fn spawn_logged(
 
 /// Writes `bytes` beside `path` and renames it into place.
 pub(crate) fn write_atomically(host: &str, path: &Path, bytes: &[u8]) -> Result<(), HostError> {
-    let staged = path.with_extension("staged");
-    std::fs::write(&staged, bytes)
-        .and_then(|()| std::fs::rename(&staged, path))
-        .map_err(|source| HostError::File {
-            host: host.to_string(),
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::files::write_atomically(path, bytes).map_err(|source| HostError::File {
+        host: host.to_string(),
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Copies a file of this machine's.

@@ -31,6 +31,30 @@ use std::time::Duration;
 
 pub use schedule::{Options, Targets};
 
+/// A fault that could not be made or undone, or its event not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum NemesisError {
+    /// A node could not be restarted.
+    #[error(transparent)]
+    Cluster(#[from] crate::target::cluster::ClusterError),
+    /// A network rule could not be set.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    /// A clock file could not be written.
+    #[error(transparent)]
+    Clock(#[from] crate::clock::ClockError),
+    /// No nemesis of the run performs this kind (a plan the capability check
+    /// should have refused).
+    #[error("nothing here can perform {0}")]
+    Unsupported(String),
+    /// The history could not be written.
+    #[error("writing the history: {0}")]
+    History(std::io::Error),
+    /// A nemesis call panicked.
+    #[error("a nemesis call failed: {0}")]
+    Panicked(String),
+}
+
 /// Something that makes some kinds of fault real. Its methods may block;
 /// [`run`] calls them off the clients' runtime.
 pub trait Nemesis: Send + Sync {
@@ -40,25 +64,25 @@ pub trait Nemesis: Send + Sync {
     ///
     /// # Errors
     /// The fault could not be made (a rule refused, a file unwritable).
-    fn perform(&self, fault: &Fault) -> Result<(), String>;
+    fn perform(&self, fault: &Fault) -> Result<(), NemesisError>;
     /// For a fault that changes while in force ([`Fault::step_period`]): its
     /// `step`-th change (the 0th is [`Nemesis::perform`]).
     ///
     /// # Errors
     /// As [`Nemesis::perform`].
-    fn step(&self, _fault: &Fault, _step: u64) -> Result<(), String> {
+    fn step(&self, _fault: &Fault, _step: u64) -> Result<(), NemesisError> {
         Ok(())
     }
     /// Ends `fault`.
     ///
     /// # Errors
     /// The fault could not be undone (a node that will not restart).
-    fn heal(&self, fault: &Fault) -> Result<(), String>;
+    fn heal(&self, fault: &Fault) -> Result<(), NemesisError>;
     /// Ends whatever it may have left in force; idempotent.
     ///
     /// # Errors
     /// As [`Nemesis::heal`].
-    fn heal_all(&self) -> Result<(), String>;
+    fn heal_all(&self) -> Result<(), NemesisError>;
 }
 
 /// Kills, pauses and restarts nodes' processes.
@@ -69,7 +93,7 @@ impl Nemesis for Processes {
         &[FaultKind::Kill, FaultKind::Pause]
     }
 
-    fn perform(&self, fault: &Fault) -> Result<(), String> {
+    fn perform(&self, fault: &Fault) -> Result<(), NemesisError> {
         for node in fault.nodes() {
             let mut cluster = self.0.lock().expect("cluster lock");
             match fault {
@@ -80,7 +104,7 @@ impl Nemesis for Processes {
         Ok(())
     }
 
-    fn heal(&self, fault: &Fault) -> Result<(), String> {
+    fn heal(&self, fault: &Fault) -> Result<(), NemesisError> {
         for node in fault.nodes() {
             let mut cluster = self.0.lock().expect("cluster lock");
             match fault {
@@ -91,7 +115,7 @@ impl Nemesis for Processes {
         Ok(())
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         let mut cluster = self.0.lock().expect("cluster lock");
         for node in cluster.nodes() {
             if cluster.running(&node) {
@@ -112,25 +136,25 @@ impl Nemesis for Links {
         &[FaultKind::Partition, FaultKind::Packet]
     }
 
-    fn perform(&self, fault: &Fault) -> Result<(), String> {
+    fn perform(&self, fault: &Fault) -> Result<(), NemesisError> {
         let mut net = self.0.lock().expect("net lock");
         match fault {
-            Fault::Partition { grudge, .. } => net.partition(grudge),
-            Fault::Packet { nodes, degradation } => net.degrade(nodes, *degradation),
-            other => Err(format!("the network cannot {}", other.describe())),
+            Fault::Partition { grudge, .. } => Ok(net.partition(grudge)?),
+            Fault::Packet { nodes, degradation } => Ok(net.degrade(nodes, *degradation)?),
+            other => Err(NemesisError::Unsupported(other.describe())),
         }
     }
 
-    fn heal(&self, fault: &Fault) -> Result<(), String> {
+    fn heal(&self, fault: &Fault) -> Result<(), NemesisError> {
         let mut net = self.0.lock().expect("net lock");
         match fault {
-            Fault::Packet { degradation, .. } => net.degrade(&[], *degradation),
-            _ => net.partition(&Grudge::new()),
+            Fault::Packet { degradation, .. } => Ok(net.degrade(&[], *degradation)?),
+            _ => Ok(net.partition(&Grudge::new())?),
         }
     }
 
-    fn heal_all(&self) -> Result<(), String> {
-        self.0.lock().expect("net lock").heal()
+    fn heal_all(&self) -> Result<(), NemesisError> {
+        Ok(self.0.lock().expect("net lock").heal()?)
     }
 }
 
@@ -147,16 +171,17 @@ impl Nemesis for WallClocks {
         &[FaultKind::Clock]
     }
 
-    fn perform(&self, fault: &Fault) -> Result<(), String> {
+    fn perform(&self, fault: &Fault) -> Result<(), NemesisError> {
         match fault {
             Fault::ClockBump { offsets } => offsets
                 .iter()
-                .try_for_each(|(node, offset)| self.clocks.set(node, *offset)),
+                .try_for_each(|(node, offset)| self.clocks.set(node, *offset))
+                .map_err(NemesisError::from),
             _ => self.step(fault, 0),
         }
     }
 
-    fn step(&self, fault: &Fault, step: u64) -> Result<(), String> {
+    fn step(&self, fault: &Fault, step: u64) -> Result<(), NemesisError> {
         if let Fault::ClockStrobe {
             nodes,
             low_s,
@@ -172,17 +197,19 @@ impl Nemesis for WallClocks {
         Ok(())
     }
 
-    fn heal(&self, fault: &Fault) -> Result<(), String> {
+    fn heal(&self, fault: &Fault) -> Result<(), NemesisError> {
         fault
             .nodes()
             .iter()
             .try_for_each(|node| self.clocks.set(node, 0.0))
+            .map_err(NemesisError::from)
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         self.nodes
             .iter()
             .try_for_each(|node| self.clocks.set(node, 0.0))
+            .map_err(NemesisError::from)
     }
 }
 
@@ -221,12 +248,12 @@ pub struct Environment {
 }
 
 impl Environment {
-    fn nemesis_for(&self, kind: FaultKind) -> Result<Arc<dyn Nemesis>, String> {
+    fn nemesis_for(&self, kind: FaultKind) -> Result<Arc<dyn Nemesis>, NemesisError> {
         self.nemeses
             .iter()
             .find(|nemesis| nemesis.kinds().contains(&kind))
             .cloned()
-            .ok_or_else(|| format!("nothing here can perform a {} fault", kind.name()))
+            .ok_or_else(|| NemesisError::Unsupported(format!("a {} fault", kind.name())))
     }
 
     /// Heals whatever may still be broken: links back to passing, clocks back
@@ -235,7 +262,7 @@ impl Environment {
     ///
     /// # Errors
     /// The first nemesis that could not heal, after every one has tried.
-    pub async fn heal_all(&self) -> Result<(), String> {
+    pub async fn heal_all(&self) -> Result<(), NemesisError> {
         let mut failure = None;
         for nemesis in &self.nemeses {
             let nemesis = nemesis.clone();
@@ -249,11 +276,11 @@ impl Environment {
 
 /// Runs a blocking call on the blocking pool, so the clients keep running.
 async fn off_runtime(
-    call: impl FnOnce() -> Result<(), String> + Send + 'static,
-) -> Result<(), String> {
+    call: impl FnOnce() -> Result<(), NemesisError> + Send + 'static,
+) -> Result<(), NemesisError> {
     tokio::task::spawn_blocking(call)
         .await
-        .unwrap_or_else(|error| Err(format!("a nemesis call failed: {error}")))
+        .unwrap_or_else(|error| Err(NemesisError::Panicked(error.to_string())))
 }
 
 /// Performs every kind's faults on their schedule (times from `start`) until
@@ -266,7 +293,7 @@ pub async fn run(
     start: tokio::time::Instant,
     environment: Arc<Environment>,
     stop: Arc<AtomicBool>,
-) -> Result<(), String> {
+) -> Result<(), NemesisError> {
     let cycles: Vec<_> = timed
         .into_iter()
         .map(|faults| tokio::spawn(cycle(faults, start, environment.clone(), stop.clone())))
@@ -276,7 +303,7 @@ pub async fn run(
         match cycle.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => failure = failure.or(Some(error)),
-            Err(error) => failure = failure.or(Some(error.to_string())),
+            Err(error) => failure = failure.or(Some(NemesisError::Panicked(error.to_string()))),
         }
     }
     failure.map_or(Ok(()), Err)
@@ -300,12 +327,12 @@ async fn cycle(
     start: tokio::time::Instant,
     environment: Arc<Environment>,
     stop: Arc<AtomicBool>,
-) -> Result<(), String> {
+) -> Result<(), NemesisError> {
     let record = |(f, value): (&str, serde_json::Value)| {
         environment
             .recorder
             .record(EventType::Info, Process::Nemesis, f, None, value, None)
-            .map_err(|error| format!("writing the history: {error}"))
+            .map_err(NemesisError::History)
     };
     for timed in faults {
         if !calm_until(start + timed.start, &stop).await {

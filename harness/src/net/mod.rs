@@ -18,6 +18,36 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The network faults could not be set up or made.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// A command (`ip`, `nft`) failed or could not run.
+    #[error("{0} (the netns backend needs iproute2 and nftables, and root)")]
+    Command(#[from] crate::host::HostError),
+    /// Namespaces need root.
+    #[error("--net netns needs root (or use --net proxy)")]
+    NeedsRoot,
+    /// Every subnet the backend may use is taken.
+    #[error("no free /24 under 10.231.0.0/16 for --net netns")]
+    NoSubnet,
+    /// More nodes than one subnet holds.
+    #[error("--net netns takes at most 253 nodes")]
+    TooManyNodes,
+    /// The proxies' runtime cannot start.
+    #[error("starting the link proxies: {0}")]
+    Runtime(std::io::Error),
+    /// A link's proxy cannot listen.
+    #[error("a proxy for {from}→{to}: {source}")]
+    Proxy {
+        /// The link's source.
+        from: String,
+        /// The link's destination.
+        to: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// Which partition backend a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -76,7 +106,7 @@ impl Network {
     ///
     /// # Errors
     /// A rule that cannot be set.
-    pub fn partition(&mut self, grudge: &Grudge) -> Result<(), String> {
+    pub fn partition(&mut self, grudge: &Grudge) -> Result<(), NetError> {
         match self {
             Network::Proxy(net) => net.partition(grudge),
             Network::Netns(net) => net.partition(grudge),
@@ -87,7 +117,7 @@ impl Network {
     ///
     /// # Errors
     /// A rule that cannot be set.
-    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), String> {
+    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), NetError> {
         match self {
             Network::Proxy(net) => net.degrade(nodes, degradation),
             Network::Netns(net) => net.degrade(nodes, degradation),
@@ -111,7 +141,7 @@ impl Network {
     ///
     /// # Errors
     /// A rule that cannot be removed.
-    pub fn heal(&mut self) -> Result<(), String> {
+    pub fn heal(&mut self) -> Result<(), NetError> {
         match self {
             Network::Proxy(net) => net.heal(),
             Network::Netns(net) => net.heal(),
@@ -134,19 +164,24 @@ impl ProxyNet {
     ///
     /// # Errors
     /// A runtime or a port that cannot be had.
-    pub fn new(nodes: &BTreeMap<String, SocketAddr>) -> Result<ProxyNet, String> {
+    pub fn new(nodes: &BTreeMap<String, SocketAddr>) -> Result<ProxyNet, NetError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("faultline-proxies")
             .enable_all()
             .build()
-            .map_err(|error| format!("starting the link proxies: {error}"))?;
+            .map_err(NetError::Runtime)?;
         let mut links = BTreeMap::new();
         for from in nodes.keys() {
             for (to, address) in nodes {
                 if from != to {
-                    let proxy = LinkProxy::start(runtime.handle(), *address)
-                        .map_err(|error| format!("a proxy for {from}→{to}: {error}"))?;
+                    let proxy = LinkProxy::start(runtime.handle(), *address).map_err(|source| {
+                        NetError::Proxy {
+                            from: from.clone(),
+                            to: to.clone(),
+                            source,
+                        }
+                    })?;
                     links.insert((from.clone(), to.clone()), proxy);
                 }
             }
@@ -179,7 +214,7 @@ impl ProxyNet {
     ///
     /// # Errors
     /// None.
-    pub fn partition(&mut self, grudge: &Grudge) -> Result<(), String> {
+    pub fn partition(&mut self, grudge: &Grudge) -> Result<(), NetError> {
         self.cut = grudge::cut_links(grudge);
         self.apply()
     }
@@ -188,7 +223,7 @@ impl ProxyNet {
     ///
     /// # Errors
     /// None.
-    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), String> {
+    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), NetError> {
         self.degraded = self
             .links
             .keys()
@@ -202,13 +237,13 @@ impl ProxyNet {
     ///
     /// # Errors
     /// None.
-    pub fn heal(&mut self) -> Result<(), String> {
+    pub fn heal(&mut self) -> Result<(), NetError> {
         self.cut.clear();
         self.degraded.clear();
         self.apply()
     }
 
-    fn apply(&self) -> Result<(), String> {
+    fn apply(&self) -> Result<(), NetError> {
         for (link, proxy) in &self.links {
             let mode = if self.cut.contains(link) {
                 Mode::Cut

@@ -10,8 +10,8 @@
 //! Everything is named `faultline-<pid>-…` (the host veth `fl<pid>h`), so
 //! `faultline cleanup` can tell what a dead run left behind.
 
-use super::Degradation;
 use super::grudge::Grudge;
+use super::{Degradation, NetError};
 use crate::host::{Host, Namespace};
 use std::time::Duration;
 
@@ -33,17 +33,13 @@ pub struct NetnsNet {
 }
 
 /// Runs `ip` and the like on this machine; a failure names the command.
-fn sh(program: &str, args: &[&str], input: Option<&str>) -> Result<(), String> {
+fn sh(program: &str, args: &[&str], input: Option<&str>) -> Result<(), NetError> {
     let argv: Vec<String> = std::iter::once(program)
         .chain(args.iter().copied())
         .map(str::to_string)
         .collect();
-    crate::host::Local
-        .run(&argv, input, NFT_TIMEOUT)
-        .map(|_| ())
-        .map_err(|error| {
-            format!("{error} (the netns backend needs iproute2 and nftables, and root)")
-        })
+    crate::host::Local.run(&argv, input, NFT_TIMEOUT)?;
+    Ok(())
 }
 
 /// The namespace prefix of the run with process id `pid`.
@@ -62,9 +58,9 @@ impl NetnsNet {
     ///
     /// # Errors
     /// Not root, tools missing, or a step failing (what was made is removed).
-    pub fn new(ids: &[String]) -> Result<NetnsNet, String> {
+    pub fn new(ids: &[String]) -> Result<NetnsNet, NetError> {
         if !available() {
-            return Err("--net netns needs root (or use --net proxy)".to_string());
+            return Err(NetError::NeedsRoot);
         }
         let pid = std::process::id();
         let subnet = free_subnet(pid)?;
@@ -79,7 +75,7 @@ impl NetnsNet {
                         Ipv4Addr::new(subnet[0], subnet[1], subnet[2], last),
                     )
                 })
-                .ok_or_else(|| "--net netns takes at most 253 nodes".to_string())
+                .ok_or(NetError::TooManyNodes)
             })
             .collect::<Result<_, _>>()?;
         let net = NetnsNet {
@@ -140,7 +136,7 @@ impl NetnsNet {
         })
     }
 
-    fn build(&self) -> Result<(), String> {
+    fn build(&self) -> Result<(), NetError> {
         let switch = self.switch();
         sh("ip", &["netns", "add", &switch], None)?;
         sh(
@@ -223,7 +219,7 @@ impl NetnsNet {
     ///
     /// # Errors
     /// A rule that cannot be set.
-    pub fn partition(&mut self, grudge: &Grudge) -> Result<(), String> {
+    pub fn partition(&mut self, grudge: &Grudge) -> Result<(), NetError> {
         self.grudge = grudge.clone();
         self.apply()
     }
@@ -233,7 +229,7 @@ impl NetnsNet {
     ///
     /// # Errors
     /// A rule that cannot be set.
-    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), String> {
+    pub fn degrade(&mut self, nodes: &[String], degradation: Degradation) -> Result<(), NetError> {
         self.degraded = nodes
             .iter()
             .map(|node| (node.clone(), degradation))
@@ -245,14 +241,14 @@ impl NetnsNet {
     ///
     /// # Errors
     /// A rule that cannot be removed.
-    pub fn heal(&mut self) -> Result<(), String> {
+    pub fn heal(&mut self) -> Result<(), NetError> {
         self.grudge.clear();
         self.degraded.clear();
         self.apply()
     }
 
     /// Rewrites each node's table from the grudge and the degraded set.
-    fn apply(&self) -> Result<(), String> {
+    fn apply(&self) -> Result<(), NetError> {
         for id in self.addresses.keys() {
             let dropped: Vec<String> = self
                 .grudge
@@ -292,9 +288,7 @@ impl NetnsNet {
                     .collect();
                 host.run(&argv, script, NFT_TIMEOUT)
                     .map(|_| ())
-                    .map_err(|error| {
-                        format!("{error} (the netns backend needs iproute2 and nftables, and root)")
-                    })
+                    .map_err(NetError::Command)
             };
             let exists = nft(&["list", "table", "inet", "faultline"], None).is_ok();
             let mut script = String::new();
@@ -369,17 +363,14 @@ pub fn list_namespaces(prefix: &str) -> Vec<String> {
 
 /// A /24 under 10.231.0.0/16 that no address or route here uses, starting
 /// from one chosen by `pid` so that concurrent runs rarely meet.
-fn free_subnet(pid: u32) -> Result<[u8; 3], String> {
-    let routes = Command::new("ip")
-        .args(["-4", "route", "show", "table", "all"])
-        .output()
-        .map_err(|error| format!("ip: {error} (the netns backend needs iproute2)"))?;
-    let routes = String::from_utf8_lossy(&routes.stdout).to_string();
+fn free_subnet(pid: u32) -> Result<[u8; 3], NetError> {
+    let argv = ["ip", "-4", "route", "show", "table", "all"].map(str::to_string);
+    let routes = crate::host::Local.run(&argv, None, NFT_TIMEOUT)?;
     (0..256u32)
         .map(|step| ((pid + step) % 256) as u8)
         .map(|third| [10, 231, third])
         .find(|subnet| !routes.contains(&format!("{}.{}.{}.", subnet[0], subnet[1], subnet[2])))
-        .ok_or_else(|| "no free /24 under 10.231.0.0/16 for --net netns".to_string())
+        .ok_or(NetError::NoSubnet)
 }
 
 /// What `faultline cleanup` removes: the namespaces and uplinks of runs whose

@@ -34,18 +34,14 @@ pub fn write_for(
     results: &CheckResults,
     suite: &str,
     report: Option<&Path>,
-) -> Result<(), String> {
+) -> Result<(), super::ReportError> {
     let verdicts = verdicts::gather(results, history);
-    let save = |path: &Path, text: String| {
-        std::fs::write(path, text)
-            .map_err(|error| format!("{}: cannot write: {error}", path.display()))
-    };
     if let Some(path) = &outputs.junit {
-        save(path, junit(suite, &verdicts))?;
+        super::save(path, &junit(suite, &verdicts))?;
     }
     if let Some(path) = &outputs.summary {
         let report = report.map(|path| path.display().to_string());
-        save(path, summary(suite, &verdicts, report.as_deref()))?;
+        super::save(path, &summary(suite, &verdicts, report.as_deref()))?;
     }
     Ok(())
 }

@@ -12,8 +12,8 @@ pub mod data;
 pub mod verdicts;
 mod witness_svg;
 
-use crate::checking::CheckResults;
 use crate::checking::stored::{self, StoredPlan};
+use crate::checking::{CheckError, CheckResults};
 use histories::{History, Outcome, Process};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -21,14 +21,45 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use verdicts::Verdicts;
 
+/// A report or CI output that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The stored run cannot be read back.
+    #[error(transparent)]
+    Stored(#[from] CheckError),
+    /// A file cannot be written.
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl ReportError {
+    /// Whether the input is at fault (exit 254) rather than the harness (255).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, ReportError::Stored(error) if error.is_bad_input())
+    }
+}
+
+/// Writes `text` to `path` atomically.
+fn save(path: &Path, text: &str) -> Result<(), ReportError> {
+    crate::files::write_atomically(path, text.as_bytes()).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 const STYLE: &str = include_str!("report.css");
 const SCRIPT: &str = include_str!("report.js");
 
 /// A stored run's history and its `results.json`.
 ///
 /// # Errors
-/// A message naming the file that cannot be read.
-pub fn load_stored(dir: &Path) -> Result<(History, CheckResults), String> {
+/// The file that cannot be read, or is not faultline's.
+pub fn load_stored(dir: &Path) -> Result<(History, CheckResults), CheckError> {
     let (history, _) = crate::checking::load(dir, None)?;
     Ok((history, stored::read_results(dir)?))
 }
@@ -38,12 +69,15 @@ pub fn load_stored(dir: &Path) -> Result<(History, CheckResults), String> {
 /// # Errors
 /// A message naming the file that cannot be written, or a `plan.json` that is
 /// not one faultline writes.
-pub fn write(dir: &Path, history: &History, results: &CheckResults) -> Result<PathBuf, String> {
+pub fn write(
+    dir: &Path,
+    history: &History,
+    results: &CheckResults,
+) -> Result<PathBuf, ReportError> {
     let plan = stored::read_plan(dir)?;
     let page = render(plan.as_ref(), history, results);
     let path = dir.join("report.html");
-    std::fs::write(&path, page)
-        .map_err(|error| format!("{}: cannot write the report: {error}", path.display()))?;
+    save(&path, &page)?;
     Ok(path)
 }
 

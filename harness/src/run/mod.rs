@@ -33,43 +33,89 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use worker::Worker;
 
-pub use plan::RunArgs;
+pub use plan::{PlanError, RunArgs};
 
-/// Runs `faultline run`; returns the exit code.
-pub fn run(args: &RunArgs) -> u8 {
-    let plan = match Plan::from_args(args) {
-        Ok(plan) => plan,
-        Err(message) => {
-            eprintln!("faultline run: {message}");
-            return exit::BAD_ARGUMENTS;
-        }
-    };
-    // One thread drives every client: on a small machine shared with the nodes,
-    // cross-thread wake-ups cost more than they give.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("faultline run: {error}");
-            return exit::HARNESS_FAILED;
-        }
-    };
-    match runtime.block_on(execute(plan)) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("faultline run: {message}");
-            exit::HARNESS_FAILED
+/// Why a run did not end in a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The plan was refused before anything started: bad input (exit 254).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The controller's runtime could not start.
+    #[error("starting the controller's runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The store directory cannot hold the run.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The cluster, its network or its clocks could not be set up.
+    #[error(transparent)]
+    Setup(#[from] setup::SetupError),
+    /// The cluster did not become ready, or a node could not be restarted.
+    #[error(transparent)]
+    Cluster(#[from] crate::target::cluster::ClusterError),
+    /// A node's client could not be opened.
+    #[error(transparent)]
+    Open(#[from] crate::client::OpenError),
+    /// A fault could not be made or undone.
+    #[error(transparent)]
+    Nemesis(#[from] nemesis::NemesisError),
+    /// The history could not be written.
+    #[error("writing the history: {0}")]
+    History(std::io::Error),
+    /// A task of the controller panicked.
+    #[error("a task of the controller failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The run stopped before its checks; what was recorded is kept.
+    #[error("the run failed: {source}; its history so far is in {}", dir.display())]
+    Stopped {
+        /// The first thing that went wrong.
+        source: Box<RunError>,
+        /// The run's store directory.
+        dir: std::path::PathBuf,
+    },
+    /// The history could not be checked.
+    #[error(transparent)]
+    Check(#[from] checking::CheckError),
+    /// The report or a CI output could not be written.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+}
+
+impl RunError {
+    /// The exit code: bad input is the user's to fix (254); anything else is
+    /// the harness's failure (255).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Plan(_) => exit::BAD_ARGUMENTS,
+            _ => exit::HARNESS_FAILED,
         }
     }
 }
 
-async fn execute(plan: Plan) -> Result<u8, String> {
+/// Runs `faultline run`; returns the exit code of its verdict.
+///
+/// # Errors
+/// A refused plan, or a run that failed before its verdict.
+pub fn run(args: &RunArgs) -> Result<u8, RunError> {
+    let plan = Plan::from_args(args)?;
+    // One thread drives every client: on a small machine shared with the nodes,
+    // cross-thread wake-ups cost more than they give.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    runtime.block_on(execute(plan))
+}
+
+async fn execute(plan: Plan) -> Result<u8, RunError> {
     let dir = store::create(&plan.store, &plan.test)?;
     println!("seed={} store={}", plan.seed, dir.display());
     let plan_json = serde_json::to_string_pretty(&plan).expect("the plan serializes") + "\n";
-    std::fs::write(dir.join("plan.json"), plan_json).map_err(|error| error.to_string())?;
+    std::fs::write(dir.join("plan.json"), plan_json).map_err(|source| store::StoreError {
+        what: "cannot write",
+        path: dir.join("plan.json"),
+        source,
+    })?;
 
     let setup::Started {
         cluster,
@@ -87,9 +133,8 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     readiness.wait(&client).await?;
 
     let start = Instant::now();
-    let recorder = Arc::new(
-        Recorder::create(&dir.join("history.jsonl"), start).map_err(|error| error.to_string())?,
-    );
+    let recorder =
+        Arc::new(Recorder::create(&dir.join("history.jsonl"), start).map_err(RunError::History)?);
     let flusher = tokio::spawn(recorder.clone().flush_queued());
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -173,7 +218,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
         })
         .collect();
     let mut generations = 0;
-    let mut failure = None;
+    let mut failure: Option<RunError> = None;
     let mut processes = Vec::new();
     for worker in workers {
         match worker.await {
@@ -181,26 +226,26 @@ async fn execute(plan: Plan) -> Result<u8, String> {
                 generations = generations.max(generation);
                 processes.push(process);
             }
-            Ok(Err(error)) => failure = Some(error),
-            Err(error) => failure = Some(error.to_string()),
+            Ok(Err(error)) => failure = Some(RunError::History(error)),
+            Err(error) => failure = Some(error.into()),
         }
     }
     // Stop the nemesis and heal everything it may have left broken.
     calm_nemesis.store(true, Ordering::Relaxed);
     match nemesis.await {
-        Ok(Err(error)) => failure = failure.or(Some(error)),
-        Err(error) => failure = failure.or(Some(error.to_string())),
+        Ok(Err(error)) => failure = failure.or(Some(error.into())),
+        Err(error) => failure = failure.or(Some(error.into())),
         Ok(Ok(())) => {}
     }
     if let Err(error) = environment.heal_all().await {
-        failure = failure.or(Some(error));
+        failure = failure.or(Some(error.into()));
     }
     // The final phase: once the cluster answers again, read every key that may
     // have been written, unless the run was interrupted.
     if failure.is_none() && !interrupted.load(Ordering::Relaxed) && !plan.nemesis.faults.is_empty()
     {
         if let Err(error) = readiness.wait(&client).await {
-            failure = Some(error);
+            failure = Some(error.into());
         }
     }
     if failure.is_none() && !interrupted.load(Ordering::Relaxed) {
@@ -215,7 +260,7 @@ async fn execute(plan: Plan) -> Result<u8, String> {
             .collect();
         for reader in readers {
             if let Ok(Err(error)) = reader.await {
-                failure = Some(error);
+                failure = Some(RunError::History(error));
             }
         }
     }
@@ -224,17 +269,24 @@ async fn execute(plan: Plan) -> Result<u8, String> {
     signals.abort();
     // The nodes stop here (the cluster kills them when dropped; stop commands
     // may take seconds, so off the runtime), and the proxies with them.
+    // Files the nodes wrote on their hosts come into the store first.
     drop(environment);
-    let _ = tokio::task::spawn_blocking(move || drop((cluster, net))).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        for missing in cluster.lock().expect("cluster lock").collect_logs() {
+            eprintln!("a node's log was not collected: {missing}");
+        }
+        drop((cluster, net));
+    })
+    .await;
     if let Err(error) = recorder.close() {
-        failure = failure.or(Some(error.to_string()));
+        failure = failure.or(Some(RunError::History(error)));
     }
     let _ = flusher.await;
     if let Some(error) = failure {
-        return Err(format!(
-            "the run failed: {error}; its history so far is in {}",
-            dir.display()
-        ));
+        return Err(RunError::Stopped {
+            source: Box::new(error),
+            dir,
+        });
     }
 
     if plan.stats {

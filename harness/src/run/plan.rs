@@ -9,7 +9,7 @@ use crate::nemesis::fault::FaultKind;
 use crate::net::grudge::Shape;
 use crate::net::netns;
 use crate::net::{Backend, Degradation};
-use crate::target::Target;
+use crate::target::{Target, TargetError};
 use crate::target_file::{Protocol, TargetConfig};
 use crate::workload::{self, Mix, Requirement, Workload};
 use checkers::ModelKind;
@@ -179,16 +179,32 @@ pub struct Plan {
     pub outputs: crate::report::ci::Outputs,
 }
 
+/// A plan that cannot run: the user's arguments or target are wrong, never the
+/// harness (exit 254, before anything starts).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The target cannot be had as asked.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// An argument, or a combination the target cannot take, with what is allowed.
+    #[error("{0}")]
+    Refused(String),
+}
+
 impl Plan {
     /// Validates `args`.
     ///
     /// # Errors
-    /// A message saying what is allowed.
-    pub fn from_args(args: &RunArgs) -> Result<Plan, String> {
+    /// What is wrong and what is allowed.
+    pub fn from_args(args: &RunArgs) -> Result<Plan, PlanError> {
         let under_test = match &args.target_config {
             Some(path) => Target::from_file(path, args.bug.as_deref())?,
             None => Target::bundled(&args.target, args.bug.as_deref())?,
         };
+        Plan::validate(args, under_test).map_err(PlanError::Refused)
+    }
+
+    fn validate(args: &RunArgs, under_test: Target) -> Result<Plan, String> {
         let config = under_test.config.clone();
         let target = config.name.clone();
         let nodes = args.nodes.unwrap_or(config.nodes.count);
@@ -259,7 +275,7 @@ impl Plan {
                     .map_or_else(|| target.clone(), |file| file.display().to_string())
             ));
         }
-        store::check_writable(&args.store)?;
+        store::check_writable(&args.store).map_err(|error| error.to_string())?;
         let seed = args
             .seed
             .unwrap_or_else(|| chrono::Utc::now().timestamp_micros() as u64);
@@ -438,7 +454,7 @@ fn nemesis_options(
                     .unwrap_or("libfaketime does not reach its clock")
             ));
         }
-        crate::clock::library()?;
+        crate::clock::library().map_err(|error| error.to_string())?;
     }
     Ok(nemesis::Options {
         faults,

@@ -23,7 +23,11 @@ pub struct Worker {
 impl Worker {
     /// Invokes operations until the deadline or a stop; returns the highest key
     /// generation used and the process id it ends with.
-    pub async fn run(self, mut stream: Stream, deadline: Instant) -> Result<(u64, u64), String> {
+    pub async fn run(
+        self,
+        mut stream: Stream,
+        deadline: Instant,
+    ) -> Result<(u64, u64), std::io::Error> {
         let mut process = self.thread as u64;
         // Each operation is due a stagger gap after the previous one was due;
         // sleeping only when ahead of that schedule keeps the rate right even
@@ -59,18 +63,16 @@ impl Worker {
         Ok((stream.generations(), process))
     }
 
-    async fn invoke(&self, process: u64, op: &Op) -> Result<Completion, String> {
+    async fn invoke(&self, process: u64, op: &Op) -> Result<Completion, std::io::Error> {
         let record = |kind, value: Value, error| {
-            self.recorder
-                .record(
-                    kind,
-                    Process::Client(process),
-                    op.f(),
-                    op.key(),
-                    value,
-                    error,
-                )
-                .map_err(|error| format!("writing the history: {error}"))
+            self.recorder.record(
+                kind,
+                Process::Client(process),
+                op.f(),
+                op.key(),
+                value,
+                error,
+            )
         };
         record(EventType::Invoke, op.value(), None)?;
         let completion = self.endpoint.invoke(op).await;
@@ -83,7 +85,7 @@ impl Worker {
     }
 
     /// The final phase: reads each key until one succeeds (a few tries each).
-    pub async fn read_all(self, process: u64, reads: Vec<Op>) -> Result<(), String> {
+    pub async fn read_all(self, process: u64, reads: Vec<Op>) -> Result<(), std::io::Error> {
         for op in reads {
             // A few seconds of tries: a node restarted by the nemesis may still
             // be rejoining.

@@ -6,8 +6,8 @@
 //! Everything reaches a process through its [`Host`]: by default this machine
 //! on loopback; a network namespace when the run partitions with `netns`.
 
-use crate::client::{Client, Completion};
-use crate::host::{self, Host};
+use crate::client::{Client, Completion, OpenError};
+use crate::host::{self, Host, HostError};
 use crate::target_file::template::Template;
 use crate::target_file::{Ready, TargetConfig};
 use nix::sys::signal::Signal;
@@ -22,6 +22,56 @@ pub const PARENT_PID: &str = "FAULTLINE_PARENT_PID";
 
 /// How long a control command (kill, pause, resume, stop) may take.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What went wrong with a store's processes.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The store cannot be chosen as asked.
+    #[error(transparent)]
+    Target(#[from] super::TargetError),
+    /// No free ports for the processes.
+    #[error("no free ports: {0}")]
+    Ports(std::io::Error),
+    /// A process's data directory cannot be made.
+    #[error("{}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The install command failed on a process's host.
+    #[error("installing {id}: {source}")]
+    Install {
+        /// The process.
+        id: String,
+        /// What the host said.
+        source: HostError,
+    },
+    /// A process cannot be started.
+    #[error("starting {id}: {source}")]
+    Start {
+        /// The process.
+        id: String,
+        /// What the host said.
+        source: HostError,
+    },
+    /// A node's client cannot be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The cluster did not answer in time.
+    #[error(
+        "{store} did not become ready within {timeout_s} s: {waiting} (see the node logs in the store)"
+    )]
+    NotReady {
+        /// The store.
+        store: String,
+        /// The limit.
+        timeout_s: f64,
+        /// What it was still waiting for.
+        waiting: String,
+    },
+}
 
 /// A running cluster of one store.
 pub struct LocalCluster {
@@ -43,6 +93,8 @@ pub struct LocalCluster {
     environment: BTreeMap<String, BTreeMap<String, String>>,
     /// Where each process runs (this machine unless placed elsewhere).
     hosts: BTreeMap<String, Arc<dyn Host>>,
+    /// The processes whose install command has run on their host.
+    installed: std::collections::BTreeSet<String>,
     children: BTreeMap<String, Child>,
 }
 
@@ -69,7 +121,7 @@ impl LocalCluster {
         size: usize,
         dir: &Path,
         bug: Option<&str>,
-    ) -> Result<LocalCluster, String> {
+    ) -> Result<LocalCluster, ClusterError> {
         let target = super::Target::bundled(store, bug)?;
         let mut cluster = LocalCluster::prepare(exe, &target, size, dir)?;
         cluster.launch_all()?;
@@ -88,7 +140,7 @@ impl LocalCluster {
         target: &super::Target,
         size: usize,
         dir: &Path,
-    ) -> Result<LocalCluster, String> {
+    ) -> Result<LocalCluster, ClusterError> {
         let config = target.config.clone();
         let nodes: Vec<String> = (1..=size).map(|n| format!("n{n}")).collect();
         let ids: Vec<String> = config
@@ -97,7 +149,7 @@ impl LocalCluster {
             .flat_map(|role| role.ids.iter().cloned())
             .chain(nodes.iter().cloned())
             .collect();
-        let free = free_ports(2 * ids.len()).map_err(|error| error.to_string())?;
+        let free = free_ports(2 * ids.len()).map_err(ClusterError::Ports)?;
         let ports: BTreeMap<String, u16> = ids
             .iter()
             .zip(&free)
@@ -126,6 +178,7 @@ impl LocalCluster {
             routes: BTreeMap::new(),
             environment: BTreeMap::new(),
             hosts: BTreeMap::new(),
+            installed: std::collections::BTreeSet::new(),
             children: BTreeMap::new(),
         })
     }
@@ -253,7 +306,7 @@ impl LocalCluster {
     ///
     /// # Errors
     /// A process that cannot be started.
-    pub fn launch_all(&mut self) -> Result<(), String> {
+    pub fn launch_all(&mut self) -> Result<(), ClusterError> {
         let ids: Vec<String> = self.ports.keys().cloned().collect();
         for id in ids {
             if !self.running(&id) {
@@ -266,8 +319,9 @@ impl LocalCluster {
     /// Starts `id`: its role's start command (or the nodes' restart command
     /// after a kill), with the planted bug's words, under `faultline guard` so
     /// it dies with this process.
-    fn launch(&mut self, id: &str, restart: bool) -> Result<(), String> {
+    fn launch(&mut self, id: &str, restart: bool) -> Result<(), ClusterError> {
         let config = self.config.clone();
+        self.install(id)?;
         let role_start = config
             .roles
             .iter()
@@ -282,8 +336,10 @@ impl LocalCluster {
         if restart && !config.nodes.keep_data_dir {
             let _ = std::fs::remove_dir_all(&data_dir);
         }
-        std::fs::create_dir_all(&data_dir)
-            .map_err(|error| format!("{}: {error}", data_dir.display()))?;
+        std::fs::create_dir_all(&data_dir).map_err(|source| ClusterError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
         let mut line = vec![
             self.exe.display().to_string(),
             "guard".to_string(),
@@ -309,9 +365,85 @@ impl LocalCluster {
                 environment: &environment,
                 log: &log,
             })
-            .map_err(|error| format!("starting {id}: {error}"))?;
+            .map_err(|source| ClusterError::Start {
+                id: id.to_string(),
+                source,
+            })?;
         self.children.insert(id.to_string(), child);
         Ok(())
+    }
+
+    /// Runs the target's install command for `id` on its host, once per run,
+    /// before its first start; what it says goes to the process's log.
+    fn install(&mut self, id: &str) -> Result<(), ClusterError> {
+        let Some(words) = &self.config.nodes.install else {
+            return Ok(());
+        };
+        if self.installed.contains(id) {
+            return Ok(());
+        }
+        let line = self.node_command(id, words);
+        let timeout = Duration::from_secs_f64(self.config.nodes.install_timeout_s);
+        let said =
+            self.host(id)
+                .run(&line, None, timeout)
+                .map_err(|source| ClusterError::Install {
+                    id: id.to_string(),
+                    source,
+                })?;
+        self.append_log(id, &said);
+        self.installed.insert(id.to_string());
+        Ok(())
+    }
+
+    /// Fetches the files each process wrote besides its output (the target
+    /// file's `nodes.logs`) from its host into `nodes/<id>/logs/` in the
+    /// store; a file already inside the store is left where it is. Returns
+    /// what could not be fetched, each with why (a node that never wrote its
+    /// log is not a failed run).
+    pub fn collect_logs(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        for id in self.ports.keys() {
+            for template in &self.config.nodes.logs {
+                let path = PathBuf::from(
+                    self.node_command(id, std::slice::from_ref(template))
+                        .concat(),
+                );
+                if path.starts_with(&self.logs) {
+                    continue;
+                }
+                let name = path
+                    .file_name()
+                    .map_or_else(|| "log".into(), |name| name.to_string_lossy().into_owned());
+                let local = self.logs.join(id).join("logs").join(name);
+                let fetched = std::fs::create_dir_all(self.logs.join(id).join("logs"))
+                    .map_err(|error| error.to_string())
+                    .and_then(|()| {
+                        self.host(id)
+                            .fetch_file(&path, &local)
+                            .map_err(|error| error.to_string())
+                    });
+                if let Err(error) = fetched {
+                    missing.push(format!("{id}: {error}"));
+                }
+            }
+        }
+        missing
+    }
+
+    /// Appends what a command said to `id`'s log.
+    fn append_log(&self, id: &str, said: &str) {
+        if said.is_empty() {
+            return;
+        }
+        use std::io::Write;
+        if let Ok(mut log) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{id}.log")))
+        {
+            let _ = log.write_all(said.as_bytes());
+        }
     }
 
     /// The addresses clients use: the nodes', `host:port`.
@@ -381,16 +513,7 @@ impl LocalCluster {
             Ok(output) => output,
             Err(error) => format!("{error}\n"),
         };
-        if !said.is_empty() {
-            use std::io::Write;
-            if let Ok(mut log) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.logs.join(format!("{id}.log")))
-            {
-                let _ = log.write_all(said.as_bytes());
-            }
-        }
+        self.append_log(id, &said);
     }
 
     /// Pauses a node (SIGSTOP) or resumes it (SIGCONT) — by its config's
@@ -415,7 +538,7 @@ impl LocalCluster {
     ///
     /// # Errors
     /// The cluster did not answer in time.
-    pub async fn wait_until_ready(&self, http: &reqwest::Client) -> Result<(), String> {
+    pub async fn wait_until_ready(&self, http: &reqwest::Client) -> Result<(), ClusterError> {
         self.readiness(http)?.wait(http).await
     }
 
@@ -424,7 +547,7 @@ impl LocalCluster {
     ///
     /// # Errors
     /// The first node's address does not form a URL.
-    pub fn readiness(&self, http: &reqwest::Client) -> Result<Readiness, String> {
+    pub fn readiness(&self, http: &reqwest::Client) -> Result<Readiness, ClusterError> {
         Ok(Readiness {
             config: self.config.clone(),
             probes: self.ready_probes(),
@@ -441,7 +564,7 @@ impl LocalCluster {
     ///
     /// # Errors
     /// A node that cannot be started.
-    pub fn restart(&mut self, id: &str) -> Result<(), String> {
+    pub fn restart(&mut self, id: &str) -> Result<(), ClusterError> {
         self.kill(id);
         self.launch(id, true)
     }
@@ -480,7 +603,7 @@ impl Readiness {
     ///
     /// # Errors
     /// The cluster did not answer in time.
-    pub async fn wait(&self, http: &reqwest::Client) -> Result<(), String> {
+    pub async fn wait(&self, http: &reqwest::Client) -> Result<(), ClusterError> {
         let (config, probes) = (&self.config, &self.probes);
         let limit = Duration::from_secs_f64(config.nodes.ready_timeout_s);
         let deadline = std::time::Instant::now() + limit;
@@ -520,11 +643,11 @@ impl Readiness {
                 }
             }
             if std::time::Instant::now() > deadline {
-                return Err(format!(
-                    "{} did not become ready within {} s: {waiting} (see the node logs in the store)",
-                    config.name,
-                    limit.as_secs_f64()
-                ));
+                return Err(ClusterError::NotReady {
+                    store: config.name.clone(),
+                    timeout_s: limit.as_secs_f64(),
+                    waiting,
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

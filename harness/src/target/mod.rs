@@ -12,8 +12,8 @@
 
 pub mod cluster;
 
-use crate::client::{self, Client};
-use crate::target_file::{self as config, Protocol, TargetConfig};
+use crate::client::{self, Client, OpenError};
+use crate::target_file::{self as config, Protocol, TargetConfig, TargetFileError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,6 +34,40 @@ pub fn bundled_names() -> Vec<&'static str> {
     BUNDLED.iter().map(|(name, _)| *name).collect()
 }
 
+/// A store that cannot be chosen as asked: the user's input is wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TargetError {
+    /// Its target file cannot be read or is not valid.
+    #[error(transparent)]
+    File(#[from] TargetFileError),
+    /// No bundled store has this name.
+    #[error(
+        "unknown target {name:?}; expected {expected}, or describe the store in a file for --target-config (see targets/http/etcd.toml)"
+    )]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The bundled names, joined.
+        expected: String,
+    },
+    /// The store offers no planted bugs.
+    #[error("--bug plants a bug in a bundled store; {store} is not one")]
+    NoBugs {
+        /// The store.
+        store: String,
+    },
+    /// The store offers other bugs.
+    #[error("{store} has no bug {bug:?}; expected one of {expected}")]
+    UnknownBug {
+        /// The store.
+        store: String,
+        /// The bug asked for.
+        bug: String,
+        /// Its bugs, joined.
+        expected: String,
+    },
+}
+
 /// A store chosen for a run: its description and the bug planted in it.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -50,15 +84,13 @@ impl Target {
     ///
     /// # Errors
     /// An unknown store or bug, with the names allowed.
-    pub fn bundled(name: &str, bug: Option<&str>) -> Result<Target, String> {
+    pub fn bundled(name: &str, bug: Option<&str>) -> Result<Target, TargetError> {
         let (_, text) = BUNDLED
             .iter()
             .find(|(bundled, _)| *bundled == name)
-            .ok_or_else(|| {
-                format!(
-                    "unknown target {name:?}; expected {}, or describe the store in a file for --target-config (see targets/http/etcd.toml)",
-                    bundled_names().join(" or ")
-                )
+            .ok_or_else(|| TargetError::Unknown {
+                name: name.to_string(),
+                expected: bundled_names().join(" or "),
             })?;
         let config = config::parse(&format!("targets/bundled/{name}.toml"), text)?;
         Target::with_bug(config, None, bug)
@@ -69,7 +101,7 @@ impl Target {
     /// # Errors
     /// The file cannot be read or is not a valid target file (the error names
     /// the file and field), or the bug is not one it offers.
-    pub fn from_file(path: &Path, bug: Option<&str>) -> Result<Target, String> {
+    pub fn from_file(path: &Path, bug: Option<&str>) -> Result<Target, TargetError> {
         let config = config::load(path)?;
         Target::with_bug(config, Some(path.to_path_buf()), bug)
     }
@@ -78,21 +110,20 @@ impl Target {
         config: TargetConfig,
         file: Option<PathBuf>,
         bug: Option<&str>,
-    ) -> Result<Target, String> {
+    ) -> Result<Target, TargetError> {
         if let Some(bug) = bug
             && !config.bugs.names.iter().any(|name| name == bug)
         {
             return Err(if config.bugs.names.is_empty() {
-                format!(
-                    "--bug plants a bug in a bundled store; {} is not one",
-                    config.name
-                )
+                TargetError::NoBugs {
+                    store: config.name.clone(),
+                }
             } else {
-                format!(
-                    "{} has no bug {bug:?}; expected one of {}",
-                    config.name,
-                    config.bugs.names.join(", ")
-                )
+                TargetError::UnknownBug {
+                    store: config.name.clone(),
+                    bug: bug.to_string(),
+                    expected: config.bugs.names.join(", "),
+                }
             });
         }
         Ok(Target {
@@ -116,7 +147,7 @@ impl Target {
         &self,
         address: &str,
         http: &reqwest::Client,
-    ) -> Result<Arc<dyn Client>, String> {
+    ) -> Result<Arc<dyn Client>, OpenError> {
         open_client(&self.config, address, http)
     }
 }
@@ -129,7 +160,7 @@ pub fn open_client(
     config: &Arc<TargetConfig>,
     address: &str,
     http: &reqwest::Client,
-) -> Result<Arc<dyn Client>, String> {
+) -> Result<Arc<dyn Client>, OpenError> {
     Ok(match &config.protocol {
         Protocol::KvApi => Arc::new(client::kv_api::KvApiClient::new(address, http.clone())?),
         Protocol::Http(_) => Arc::new(client::configured::ConfiguredClient::new(
@@ -153,7 +184,9 @@ mod tests {
         let twopc = Target::bundled("twopc-kv", Some("no-durable-prepare")).unwrap();
         assert_eq!(twopc.config.bugs.names, twopc_kv::Bug::NAMES);
         assert!(twopc.config.roles.is_empty() && twopc.config.capabilities.transactions);
-        let unknown = Target::bundled("chain-kv", Some("gremlins")).unwrap_err();
+        let unknown = Target::bundled("chain-kv", Some("gremlins"))
+            .unwrap_err()
+            .to_string();
         assert!(
             unknown.contains("chain-kv has no bug \"gremlins\""),
             "{unknown}"
@@ -161,6 +194,7 @@ mod tests {
         assert!(
             Target::bundled("redis", None)
                 .unwrap_err()
+                .to_string()
                 .contains("unknown target")
         );
     }

@@ -4,6 +4,7 @@
 //! take. Everything is checked when the file is read, before anything starts,
 //! and errors name the field. `targets/http/etcd.toml` is the worked example.
 
+mod locate;
 mod raw;
 pub mod template;
 
@@ -91,6 +92,14 @@ pub struct NodeSpec {
     pub count: usize,
     /// The command that starts a node (words split on spaces).
     pub start: Vec<Template>,
+    /// A command run once on each process's host before its first start
+    /// (unpack a release, create a user, …), with the start command's placeholders.
+    pub install: Option<Vec<Template>>,
+    /// Seconds the install command may take.
+    pub install_timeout_s: f64,
+    /// Files a process writes besides its output (which is its log already),
+    /// fetched from its host into the store when the run ends.
+    pub logs: Vec<Template>,
     /// One member of `{initial_cluster}`.
     pub initial_cluster_member: Template,
     /// Between members of `{initial_cluster}`.
@@ -196,13 +205,32 @@ pub struct Capabilities {
     pub transactions: bool,
 }
 
+/// A target file that cannot be used: which file, where, and what was expected.
+/// It is the user's input that is wrong, never the harness.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {}{message}", line.map(|line| format!(":{line}")).unwrap_or_default(), field.as_ref().map(|field| format!("{field}: ")).unwrap_or_default())]
+pub struct TargetFileError {
+    /// The file as the user named it.
+    pub file: String,
+    /// The line (from 1) of the field or of the syntax error, when known.
+    pub line: Option<usize>,
+    /// The field, dotted as in the file (`operations.read.value`, `roles[1].start`).
+    pub field: Option<String>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
 /// Reads and checks the config at `path`.
 ///
 /// # Errors
-/// `FILE: FIELD: what is wrong` (or `FILE: line N: …` for TOML syntax).
-pub fn load(path: &Path) -> Result<TargetConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("{}: cannot read the target config: {error}", path.display()))?;
+/// `FILE:LINE: FIELD: what is wrong and what was expected`.
+pub fn load(path: &Path) -> Result<TargetConfig, TargetFileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| TargetFileError {
+        file: path.display().to_string(),
+        line: None,
+        field: None,
+        message: format!("cannot read the target config: {error}"),
+    })?;
     parse(&path.display().to_string(), &text)
 }
 
@@ -210,18 +238,25 @@ pub fn load(path: &Path) -> Result<TargetConfig, String> {
 ///
 /// # Errors
 /// As [`load`].
-pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
-    let raw: RawConfig = toml::from_str(text).map_err(|error| {
-        let line = error
-            .span()
-            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-        let message = error.message().trim_end().to_string();
-        match line {
-            Some(line) => format!("{file}: line {line}: {message}"),
-            None => format!("{file}: {message}"),
-        }
+pub fn parse(file: &str, text: &str) -> Result<TargetConfig, TargetFileError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|error| TargetFileError {
+        file: file.to_string(),
+        // The line holding the span's first byte.
+        line: error.span().map(|span| {
+            1 + text.as_bytes()[..span.start.min(text.len())]
+                .iter()
+                .filter(|&&byte| byte == b'\n')
+                .count()
+        }),
+        field: None,
+        message: error.message().trim_end().to_string(),
     })?;
-    let at = |field: &str, problem: String| format!("{file}: {field}: {problem}");
+    let at = |field: &str, problem: String| TargetFileError {
+        file: file.to_string(),
+        line: locate::line_of(text, field),
+        field: Some(field.to_string()),
+        message: problem,
+    };
     if raw.name.trim().is_empty()
         || !raw
             .name
@@ -270,6 +305,25 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
         return Err(at("nodes.count", "must be at least 1".to_string()));
     }
     let start = node_template("nodes.start", &nodes.start)?;
+    let install = match &nodes.install {
+        Some(text) => Some(node_template("nodes.install", text)?),
+        None => None,
+    };
+    if !(nodes.install_timeout_s > 0.0 && nodes.install_timeout_s.is_finite()) {
+        return Err(at(
+            "nodes.install_timeout_s",
+            format!(
+                "{}: expected a positive number of seconds",
+                nodes.install_timeout_s
+            ),
+        ));
+    }
+    let logs = nodes
+        .logs
+        .iter()
+        .map(|path| Template::parse(path, NODE_PLACEHOLDERS))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|problem| at("nodes.logs", problem))?;
     let restart = match &nodes.restart {
         Some(text) => Some(node_template("nodes.restart", text)?),
         None => None,
@@ -405,6 +459,9 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
         nodes: NodeSpec {
             count: nodes.count,
             start,
+            install,
+            install_timeout_s: nodes.install_timeout_s,
+            logs,
             initial_cluster_member,
             initial_cluster_separator: nodes.initial_cluster_separator.clone(),
             ready,
@@ -437,9 +494,9 @@ pub fn parse(file: &str, text: &str) -> Result<TargetConfig, String> {
 
 /// `[operations]`, checked.
 fn http_operations(
-    at: &dyn Fn(&str, String) -> String,
+    at: &dyn Fn(&str, String) -> TargetFileError,
     operations: &RawOperations,
-) -> Result<Operations, String> {
+) -> Result<Operations, TargetFileError> {
     let read = request(at, "operations.read", &operations.read)?;
     let write = request(at, "operations.write", &operations.write)?;
     let cas = match &operations.cas {
@@ -466,10 +523,10 @@ fn http_operations(
 }
 
 fn request(
-    at: &dyn Fn(&str, String) -> String,
+    at: &dyn Fn(&str, String) -> TargetFileError,
     field: &str,
     raw: &RawRequest,
-) -> Result<Request, String> {
+) -> Result<Request, TargetFileError> {
     let method = match raw.method.to_ascii_uppercase().as_str() {
         "GET" => reqwest::Method::GET,
         "PUT" => reqwest::Method::PUT,
@@ -490,7 +547,9 @@ fn request(
     }
     let path = Template::parse(&raw.path, OPERATION_PLACEHOLDERS)
         .map_err(|problem| at(&format!("{field}.path"), problem))?;
-    let body_template = |name: &str, text: &Option<String>| -> Result<Option<Template>, String> {
+    let body_template = |name: &str,
+                         text: &Option<String>|
+     -> Result<Option<Template>, TargetFileError> {
         let Some(text) = text else { return Ok(None) };
         let field = format!("{field}.{name}");
         let template =
@@ -534,10 +593,10 @@ fn request(
 }
 
 fn check_pointer(
-    at: &dyn Fn(&str, String) -> String,
+    at: &dyn Fn(&str, String) -> TargetFileError,
     field: &str,
     pointer: &str,
-) -> Result<(), String> {
+) -> Result<(), TargetFileError> {
     if pointer.is_empty() || pointer.starts_with('/') {
         Ok(())
     } else {
@@ -591,42 +650,48 @@ mod tests {
     /// The error of the etcd config with `from` replaced by `to`, which must contain `expected`.
     fn refused(from: &str, to: &str, expected: &str) {
         assert!(ETCD.contains(from), "{from}");
-        let error = parse("t.toml", &ETCD.replacen(from, to, 1)).unwrap_err();
+        let error = parse("t.toml", &ETCD.replacen(from, to, 1))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(expected), "{error}");
     }
 
     #[test]
     fn config_errors_name_the_field() {
-        refused("[operations.write]", "[operations.unused]", "t.toml: line ");
+        refused(
+            "[operations.write]",
+            "[operations.unused]",
+            "t.toml:34: unknown field `unused`",
+        );
         refused(
             "{new:base64}",
             "{nwe:base64}",
-            "t.toml: operations.cas.body: unknown placeholder {nwe}; expected one of {key}, {value}, {old}, {new}",
+            "t.toml:42: operations.cas.body: unknown placeholder {nwe}; expected one of {key}, {value}, {old}, {new}",
         );
         refused(
             r#""key": "{key:base64}"}'"#,
             r#""key": {key:base64}}'"#,
-            "t.toml: operations.read.body: not JSON",
+            "t.toml:29: operations.read.body: not JSON",
         );
         refused(
             "[nodes]",
             "[nodes]\nclient_port = 2379\npeer_port = 2379",
-            "t.toml: nodes.peer_port: 2379 is nodes.client_port too: a port clash",
+            "t.toml:11: nodes.peer_port: 2379 is nodes.client_port too: a port clash",
         );
         refused(
             "--name {id}",
             "--name {name}",
-            "t.toml: nodes.start: unknown placeholder {name}",
+            "t.toml:12: nodes.start: unknown placeholder {name}",
         );
         refused(
             "method = \"POST\"",
             "method = \"FETCH\"",
-            "t.toml: operations.read.method: \"FETCH\"",
+            "t.toml:27: operations.read.method: \"FETCH\"",
         );
         refused(
             "[nodes.ready]",
             "pause = \"kill -STOP {pid}\"\n[nodes.ready]",
-            "t.toml: nodes.resume: nodes.pause and nodes.resume come together",
+            "t.toml:9: nodes.resume: nodes.pause and nodes.resume come together",
         );
     }
 }

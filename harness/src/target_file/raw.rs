@@ -28,6 +28,11 @@ pub struct RawNodes {
     #[serde(default = "three")]
     pub count: usize,
     pub start: String,
+    pub install: Option<String>,
+    #[serde(default = "install_timeout")]
+    pub install_timeout_s: f64,
+    #[serde(default)]
+    pub logs: Vec<String>,
     pub initial_cluster_member: Option<String>,
     #[serde(default = "comma")]
     pub initial_cluster_separator: String,
@@ -154,4 +159,8 @@ fn plain() -> String {
 }
 fn netns_only() -> Vec<String> {
     vec!["netns".to_string()]
+}
+
+fn install_timeout() -> f64 {
+    300.0
 }
