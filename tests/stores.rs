@@ -90,3 +90,44 @@ async fn chain_kv_without_fsync_loses_acknowledged_writes() {
         "the planted bug loses acknowledged writes: {values:?}"
     );
 }
+
+/// A target's install command runs once per process on its host before its
+/// first start (not again on a restart), and the files it names under
+/// `nodes.logs` are fetched into the store when asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_runs_once_per_process_and_declared_logs_are_collected() {
+    let outside = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let outside_path = outside.path().display().to_string();
+    let text = include_str!("../targets/bundled/twopc-kv.toml").replacen(
+        "[nodes]\n",
+        &format!(
+            "[nodes]\ninstall = \"mkdir {outside_path}/{{id}}\"\nlogs = [\"{outside_path}/{{id}}.log\"]\n"
+        ),
+        1,
+    );
+    // What the nodes would write outside the store.
+    for id in ["n1", "n2", "n3"] {
+        std::fs::write(outside.path().join(format!("{id}.log")), id).unwrap();
+    }
+    let config = faultline::target_file::parse("install.toml", &text).unwrap();
+    let target = faultline::target::Target {
+        config: std::sync::Arc::new(config),
+        file: None,
+        bug: None,
+    };
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut cluster = LocalCluster::prepare(exe, &target, 3, store.path()).unwrap();
+    cluster.launch_all().unwrap();
+    for id in ["n1", "n2", "n3"] {
+        assert!(outside.path().join(id).is_dir(), "{id} was installed");
+    }
+    // `mkdir` fails if run twice: a restart must not install again.
+    cluster.kill("n2");
+    cluster.restart("n2").unwrap();
+    assert_eq!(cluster.collect_logs(), Vec::<String>::new());
+    for id in ["n1", "n2", "n3"] {
+        let fetched = store.path().join(id).join("logs").join(format!("{id}.log"));
+        assert_eq!(std::fs::read_to_string(fetched).unwrap(), id);
+    }
+}
