@@ -1,51 +1,180 @@
-//! Faults as values. A [`FaultKind`] is what `--nemesis` names; a [`Fault`] is
-//! one concrete fault — a grudge, the nodes to kill, each node's clock offset —
-//! that knows the history events which start and end it and how to say itself
-//! in words. The recorder, the timeline, the report and the progress line all
-//! read fault events through here, so a new fault is described in one place.
+//! Faults as values, and the trait each kind of fault implements.
+//!
+//! A [`FaultKind`] is what `--nemesis` names: one [`FaultType`] from the
+//! registry in `faults/`. A [`Fault`] is one concrete fault drawn by its kind —
+//! the nodes it hits, the history events that start and end it, and how to say
+//! it in words. The recorder, the timeline, the report and the progress line
+//! all read faults through here; everything particular to a kind (how it is
+//! drawn, what the target must allow, how it is performed and healed) lives in
+//! its own module under `faults/`.
 
-use crate::net::Degradation;
-use crate::net::grudge::Grudge;
+use super::NemesisError;
+use super::schedule::{Cluster, Options};
+use crate::clock::Clocks;
+use crate::net::Network;
+use crate::rng::Rng;
+use crate::target::cluster::LocalCluster;
+use crate::target_file::TargetConfig;
 use serde::Serialize;
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A kind of fault, as `--nemesis` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// Cut links between nodes.
-    Partition,
-    /// SIGKILL nodes, restart them later.
-    Kill,
-    /// SIGSTOP nodes, SIGCONT them later.
-    Pause,
-    /// Move nodes' wall clocks.
-    Clock,
-    /// Delay and lose nodes' traffic.
-    Packet,
+/// What a kind of fault needs set up before the nodes start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// A network between the nodes that faults can act on (a backend).
+    pub network: bool,
+    /// Each node's own clock file (libfaketime).
+    pub clocks: bool,
 }
 
+/// What faults act on: the run's processes, and its network and clocks when
+/// the plan set them up.
+pub struct Arena {
+    /// The store's processes.
+    pub cluster: Arc<Mutex<LocalCluster>>,
+    /// The links between them, when a fault needs them.
+    pub net: Option<Arc<Mutex<Network>>>,
+    /// Their clocks, when a fault needs them.
+    pub clocks: Option<Arc<Clocks>>,
+    /// The nodes faults may touch (never the other roles).
+    pub nodes: Vec<String>,
+}
+
+impl Arena {
+    /// The network, or an error for a plan that should have set one up.
+    ///
+    /// # Errors
+    /// No network in this run.
+    pub fn net(&self) -> Result<&Arc<Mutex<Network>>, NemesisError> {
+        self.net
+            .as_ref()
+            .ok_or_else(|| NemesisError::Unsupported("a network fault without a network".into()))
+    }
+
+    /// The clocks, or an error for a plan that should have set them up.
+    ///
+    /// # Errors
+    /// No clocks in this run.
+    pub fn clocks(&self) -> Result<&Arc<Clocks>, NemesisError> {
+        self.clocks
+            .as_ref()
+            .ok_or_else(|| NemesisError::Unsupported("a clock fault without clocks".into()))
+    }
+}
+
+/// What drawing one fault may use: the options, the cluster and the kind's own
+/// seeded generator.
+pub struct Draw<'a> {
+    /// The nemesis options.
+    pub options: &'a Options,
+    /// The nodes and the other processes.
+    pub cluster: &'a Cluster<'a>,
+    /// The kind's generator: every draw comes from it, in order, so a seed
+    /// gives the same schedule.
+    pub rng: &'a mut Rng,
+}
+
+impl Draw<'_> {
+    /// Nodes to hit: one of `--nemesis-targets`, chosen at random, then that
+    /// many distinct nodes.
+    pub fn targets(&mut self) -> Vec<String> {
+        let targets = &self.options.targets;
+        let chosen = targets[self.rng.below(targets.len() as u64) as usize];
+        chosen.pick(self.cluster.nodes, self.rng)
+    }
+}
+
+/// A kind of fault: one module under `faults/`, one line in its registry.
+///
+/// Its methods that perform and heal may block (a kill command that takes
+/// seconds, packet-filter rules): the nemesis calls them off the clients'
+/// runtime.
+pub trait FaultType: Send + Sync + 'static {
+    /// Its name, as `--nemesis` takes it.
+    fn name(&self) -> &'static str;
+    /// The history events that begin one of its faults.
+    fn start_events(&self) -> &'static [&'static str];
+    /// The history event that ends one.
+    fn end_event(&self) -> &'static str;
+    /// What it needs set up before the nodes start.
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    /// Why this target or this machine cannot take it, if it cannot.
+    fn refused(&self, _config: &TargetConfig) -> Option<String> {
+        None
+    }
+    /// Draws one fault.
+    fn draw(&self, draw: &mut Draw) -> Fault;
+    /// Begins `fault`.
+    ///
+    /// # Errors
+    /// The fault could not be made (a rule refused, a file unwritable).
+    fn perform(&self, fault: &Fault, arena: &Arena) -> Result<(), NemesisError>;
+    /// For a fault that changes while in force ([`Fault::step_period`]): its
+    /// `step`-th change (the 0th is [`FaultType::perform`]).
+    ///
+    /// # Errors
+    /// As [`FaultType::perform`].
+    fn step(&self, _fault: &Fault, _step: u64, _arena: &Arena) -> Result<(), NemesisError> {
+        Ok(())
+    }
+    /// Ends `fault`.
+    ///
+    /// # Errors
+    /// The fault could not be undone (a node that will not restart).
+    fn heal(&self, fault: &Fault, arena: &Arena) -> Result<(), NemesisError>;
+    /// Ends whatever of its kind may be in force; idempotent.
+    ///
+    /// # Errors
+    /// As [`FaultType::heal`].
+    fn heal_all(&self, arena: &Arena) -> Result<(), NemesisError>;
+}
+
+/// A kind of fault, as `--nemesis` names it: a registered [`FaultType`].
+/// Kinds order as the registry lists them (the order `all` expands to, and
+/// the order their schedules are drawn in).
+#[derive(Clone, Copy)]
+pub struct FaultKind(&'static dyn FaultType);
+
 impl FaultKind {
-    /// Every kind, in the order `all` lists them.
-    pub const ALL: [FaultKind; 5] = [
-        FaultKind::Partition,
-        FaultKind::Kill,
-        FaultKind::Pause,
-        FaultKind::Clock,
-        FaultKind::Packet,
-    ];
+    /// The kind `fault_type` implements (its module's constructor of faults).
+    pub fn of(fault_type: &'static dyn FaultType) -> FaultKind {
+        FaultKind(fault_type)
+    }
+
+    /// Every kind, in registry order.
+    pub fn all() -> Vec<FaultKind> {
+        super::faults::ALL
+            .iter()
+            .map(|kind| FaultKind(*kind))
+            .collect()
+    }
+
+    /// The kind named `name`.
+    pub fn named(name: &str) -> Option<FaultKind> {
+        FaultKind::all()
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
+
+    /// Its behaviour.
+    pub fn fault_type(self) -> &'static dyn FaultType {
+        self.0
+    }
 
     /// The kind's name.
     pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Partition => "partition",
-            FaultKind::Kill => "kill",
-            FaultKind::Pause => "pause",
-            FaultKind::Clock => "clock",
-            FaultKind::Packet => "packet",
-        }
+        self.0.name()
+    }
+
+    fn position(self) -> usize {
+        super::faults::ALL
+            .iter()
+            .position(|kind| kind.name() == self.name())
+            .unwrap_or(usize::MAX)
     }
 
     /// Parses `--nemesis`: a comma-separated list, or `none` / `all`.
@@ -61,11 +190,12 @@ impl FaultKind {
         {
             match name {
                 "none" => {}
-                "all" => kinds.extend(FaultKind::ALL),
-                other => match FaultKind::ALL.iter().find(|kind| kind.name() == other) {
-                    Some(kind) => kinds.push(*kind),
+                "all" => kinds.extend(FaultKind::all()),
+                other => match FaultKind::named(other) {
+                    Some(kind) => kinds.push(kind),
                     None => {
-                        let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                        let names: Vec<&str> =
+                            FaultKind::all().iter().map(|kind| kind.name()).collect();
                         return Err(format!(
                             "unknown nemesis {other:?}; expected {}, all or none",
                             names.join(", ")
@@ -81,176 +211,123 @@ impl FaultKind {
 
     /// Whether it acts on the network between nodes (and so needs a backend).
     pub fn needs_network(self) -> bool {
-        matches!(self, FaultKind::Partition | FaultKind::Packet)
+        self.0.needs().network
     }
 
     /// The kind a nemesis event opens (`true`) or closes (`false`), from the
-    /// event's `f`: the one table of event names, read by the report.
+    /// event's `f`: read by the report.
     pub fn of_event(f: &str) -> Option<(FaultKind, bool)> {
-        Some(match f {
-            "start-partition" => (FaultKind::Partition, true),
-            "stop-partition" => (FaultKind::Partition, false),
-            "kill" => (FaultKind::Kill, true),
-            "start" => (FaultKind::Kill, false),
-            "pause" => (FaultKind::Pause, true),
-            "resume" => (FaultKind::Pause, false),
-            BUMP | STROBE => (FaultKind::Clock, true),
-            RESET => (FaultKind::Clock, false),
-            "start-packet" => (FaultKind::Packet, true),
-            "stop-packet" => (FaultKind::Packet, false),
-            _ => return None,
+        FaultKind::all().into_iter().find_map(|kind| {
+            if kind.0.start_events().contains(&f) {
+                Some((kind, true))
+            } else if kind.0.end_event() == f {
+                Some((kind, false))
+            } else {
+                None
+            }
         })
     }
 }
 
-/// The event that sets nodes' clocks to offsets.
-pub const BUMP: &str = "bump";
-/// The event that flips nodes' clocks between two offsets.
-pub const STROBE: &str = "strobe";
-/// The event that sets clocks back to real time.
-pub const RESET: &str = "reset";
+impl PartialEq for FaultKind {
+    fn eq(&self, other: &FaultKind) -> bool {
+        self.name() == other.name()
+    }
+}
 
-/// One fault, as the nemesis performs it and the history records it.
+impl Eq for FaultKind {}
+
+impl PartialOrd for FaultKind {
+    fn partial_cmp(&self, other: &FaultKind) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for FaultKind {
+    fn cmp(&self, other: &FaultKind) -> std::cmp::Ordering {
+        self.position().cmp(&other.position())
+    }
+}
+
+impl std::fmt::Debug for FaultKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+impl Serialize for FaultKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// One fault, as the nemesis performs it and the history records it: its
+/// kind reads what it needs back from its start event's value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum Fault {
-    /// Cut the links a grudge names (each node drops its peers' traffic).
-    Partition {
-        /// The shape it was drawn from.
-        shape: &'static str,
-        /// Node → the peers it drops.
-        grudge: Grudge,
-    },
-    /// SIGKILL these nodes (restarted at the end).
-    Kill {
-        /// The nodes.
-        nodes: Vec<String>,
-    },
-    /// SIGSTOP these nodes (SIGCONT at the end).
-    Pause {
-        /// The nodes.
-        nodes: Vec<String>,
-    },
-    /// Set each node's wall clock this many seconds off.
-    ClockBump {
-        /// Node → offset, seconds.
-        offsets: BTreeMap<String, f64>,
-    },
-    /// Flip nodes' clocks between two offsets every `period_ms`, high first.
-    ClockStrobe {
-        /// The nodes.
-        nodes: Vec<String>,
-        /// One offset, seconds.
-        low_s: f64,
-        /// The other.
-        high_s: f64,
-        /// Milliseconds between flips.
-        period_ms: u64,
-    },
-    /// Degrade these nodes' traffic.
-    Packet {
-        /// The nodes.
-        nodes: Vec<String>,
-        /// What is done to their traffic (as the network can do it).
-        degradation: Degradation,
-    },
+pub struct Fault {
+    /// Its kind.
+    pub kind: FaultKind,
+    /// The nodes it acts on.
+    pub nodes: Vec<String>,
+    /// The event (`f`, `value`) recorded as it begins.
+    pub start: (&'static str, Value),
+    /// The event recorded once it has been healed.
+    pub end: (&'static str, Value),
+    /// In a few words, for the progress line (`kill n1,n2`).
+    pub description: String,
+    /// For a fault that changes while in force (a strobe): how often.
+    pub step_period: Option<Duration>,
 }
 
 impl Fault {
     /// Its kind.
     pub fn kind(&self) -> FaultKind {
-        match self {
-            Fault::Partition { .. } => FaultKind::Partition,
-            Fault::Kill { .. } => FaultKind::Kill,
-            Fault::Pause { .. } => FaultKind::Pause,
-            Fault::ClockBump { .. } | Fault::ClockStrobe { .. } => FaultKind::Clock,
-            Fault::Packet { .. } => FaultKind::Packet,
-        }
+        self.kind
     }
 
-    /// The nodes it acts on (a partition: every node in its grudge).
+    /// The nodes it acts on (a partition: every process in its grudge).
     pub fn nodes(&self) -> Vec<String> {
-        match self {
-            Fault::Partition { grudge, .. } => grudge.keys().cloned().collect(),
-            Fault::Kill { nodes }
-            | Fault::Pause { nodes }
-            | Fault::ClockStrobe { nodes, .. }
-            | Fault::Packet { nodes, .. } => nodes.clone(),
-            Fault::ClockBump { offsets } => offsets.keys().cloned().collect(),
-        }
+        self.nodes.clone()
     }
 
     /// The history event (`f`, `value`) recorded as it begins.
     pub fn start_event(&self) -> (&'static str, Value) {
-        match self {
-            Fault::Partition { shape, grudge } => {
-                ("start-partition", json!({"shape": shape, "grudge": grudge}))
-            }
-            Fault::Kill { nodes } => ("kill", json!(nodes)),
-            Fault::Pause { nodes } => ("pause", json!(nodes)),
-            Fault::ClockBump { offsets } => (BUMP, json!(offsets)),
-            Fault::ClockStrobe {
-                nodes,
-                low_s,
-                high_s,
-                period_ms,
-            } => (
-                STROBE,
-                json!({"nodes": nodes, "offsets": [low_s, high_s], "period_ms": period_ms}),
-            ),
-            Fault::Packet { nodes, degradation } => (
-                "start-packet",
-                json!({"nodes": nodes, "delay_ms": degradation.delay_ms, "loss": degradation.loss}),
-            ),
-        }
+        self.start.clone()
     }
 
     /// The history event recorded once it has been healed.
     pub fn end_event(&self) -> (&'static str, Value) {
-        match self {
-            Fault::Partition { .. } => ("stop-partition", Value::Null),
-            Fault::Kill { nodes } => ("start", json!(nodes)),
-            Fault::Pause { nodes } => ("resume", json!(nodes)),
-            Fault::ClockBump { .. } | Fault::ClockStrobe { .. } => (RESET, json!(self.nodes())),
-            Fault::Packet { nodes, .. } => ("stop-packet", json!(nodes)),
-        }
+        self.end.clone()
     }
 
-    /// In a few words, for the progress line (`kill n1,n2`).
+    /// In a few words, for the progress line.
     pub fn describe(&self) -> String {
-        let nodes = self.nodes().join(",");
-        match self {
-            Fault::Partition { shape, .. } => format!("partition {shape}"),
-            Fault::Kill { .. } => format!("kill {nodes}"),
-            Fault::Pause { .. } => format!("pause {nodes}"),
-            Fault::ClockBump { .. } => format!("clock bump {nodes}"),
-            Fault::ClockStrobe { .. } => format!("clock strobe {nodes}"),
-            Fault::Packet { .. } => format!("packet {nodes}"),
-        }
+        self.description.clone()
     }
 
-    /// For a fault that changes while in force (a strobe): how often.
+    /// For a fault that changes while in force: how often.
     pub fn step_period(&self) -> Option<Duration> {
-        match self {
-            Fault::ClockStrobe { period_ms, .. } => Some(Duration::from_millis(*period_ms)),
-            _ => None,
-        }
+        self.step_period
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Degradation;
+    use crate::net::grudge::Shape;
 
     #[test]
     fn nemesis_lists_parse_and_unknown_faults_are_refused() {
+        let names =
+            |kinds: Vec<FaultKind>| kinds.iter().map(|kind| kind.name()).collect::<Vec<_>>();
         assert_eq!(
-            FaultKind::parse_list("pause,kill").unwrap(),
-            vec![FaultKind::Kill, FaultKind::Pause]
+            names(FaultKind::parse_list("pause,kill").unwrap()),
+            ["kill", "pause"]
         );
         assert_eq!(
-            FaultKind::parse_list("all").unwrap(),
-            FaultKind::ALL.to_vec()
+            names(FaultKind::parse_list("all").unwrap()),
+            ["partition", "kill", "pause", "clock", "packet"]
         );
         assert!(FaultKind::parse_list("none").unwrap().is_empty());
         assert!(
@@ -262,41 +339,39 @@ mod tests {
 
     #[test]
     fn every_fault_opens_and_closes_its_own_kind_by_its_events() {
-        let nodes = vec!["n1".to_string()];
-        let faults = [
-            Fault::Partition {
-                shape: "one",
-                grudge: Grudge::new(),
+        let nodes: Vec<String> = ["n1", "n2", "n3"].map(str::to_string).to_vec();
+        let cluster = Cluster {
+            nodes: &nodes,
+            ids: &nodes,
+            packet: Degradation {
+                delay_ms: 5,
+                loss: 0.1,
             },
-            Fault::Kill {
-                nodes: nodes.clone(),
-            },
-            Fault::Pause {
-                nodes: nodes.clone(),
-            },
-            Fault::ClockBump {
-                offsets: [("n1".to_string(), 3.0)].into(),
-            },
-            Fault::ClockStrobe {
-                nodes: nodes.clone(),
-                low_s: -1.0,
-                high_s: 1.0,
-                period_ms: 200,
-            },
-            Fault::Packet {
-                nodes,
-                degradation: Degradation {
-                    delay_ms: 5,
-                    loss: 0.1,
-                },
-            },
-        ];
-        for fault in faults {
-            let (start, _) = fault.start_event();
-            let (end, _) = fault.end_event();
-            assert_eq!(FaultKind::of_event(start), Some((fault.kind(), true)));
-            assert_eq!(FaultKind::of_event(end), Some((fault.kind(), false)));
-            assert!(fault.describe().starts_with(fault.kind().name()));
+        };
+        let options = Options {
+            faults: FaultKind::all(),
+            interval_s: 1.0,
+            targets: vec![super::super::Targets::One],
+            shapes: Shape::parse_list("all").unwrap(),
+            clock_offset_s: 10.0,
+            packet: cluster.packet,
+        };
+        let mut rng = Rng::new(5);
+        for kind in FaultKind::all() {
+            // Enough draws to see each variant of a kind (a clock bump and a strobe).
+            for _ in 0..20 {
+                let fault = kind.fault_type().draw(&mut Draw {
+                    options: &options,
+                    cluster: &cluster,
+                    rng: &mut rng,
+                });
+                let (start, _) = fault.start_event();
+                let (end, _) = fault.end_event();
+                assert_eq!(FaultKind::of_event(start), Some((kind, true)));
+                assert_eq!(FaultKind::of_event(end), Some((kind, false)));
+                assert_eq!(fault.kind(), kind);
+                assert!(fault.describe().starts_with(kind.name()));
+            }
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The nemesis: faults made real on a schedule drawn from the run's seed.
 //!
-//! - `fault`: faults as values ([`Fault`]) and their kinds, with the history
-//!   events that start and end each.
+//! - `fault`: faults as values ([`Fault`]), their kinds ([`FaultKind`]) and
+//!   the [`fault::FaultType`] trait each kind implements.
+//! - `faults`: one module per kind — how it is drawn, what the target must
+//!   allow, how it is performed and healed — and the registry.
 //! - `schedule`: the pure, seeded schedule of timed faults.
-//! - here: the [`Nemesis`] implementations that perform and heal faults
-//!   (processes, network, clocks), and [`run`], which walks the schedule.
+//! - here: [`run`], which walks the schedule, performing and healing each
+//!   fault through its kind and recording its events.
 //! - `timeline`: what the nemesis did, read back from a history.
 //!
 //! Performing a fault may wait (a kill command that takes seconds, packet
@@ -13,17 +15,13 @@
 //! in the history; everything is healed before the final reads.
 
 pub mod fault;
+pub mod faults;
 pub mod schedule;
 pub mod timeline;
 
-use crate::clock::Clocks;
-use crate::net::Network;
-use crate::net::grudge::Grudge;
 use crate::recorder::Recorder;
-use crate::target::cluster::LocalCluster;
-use fault::{Fault, FaultKind};
+use fault::{Arena, Fault, FaultKind};
 use histories::{EventType, Process};
-use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,164 +53,6 @@ pub enum NemesisError {
     Panicked(String),
 }
 
-/// Something that makes some kinds of fault real. Its methods may block;
-/// [`run`] calls them off the clients' runtime.
-pub trait Nemesis: Send + Sync {
-    /// The kinds it performs.
-    fn kinds(&self) -> &'static [FaultKind];
-    /// Begins `fault`.
-    ///
-    /// # Errors
-    /// The fault could not be made (a rule refused, a file unwritable).
-    fn perform(&self, fault: &Fault) -> Result<(), NemesisError>;
-    /// For a fault that changes while in force ([`Fault::step_period`]): its
-    /// `step`-th change (the 0th is [`Nemesis::perform`]).
-    ///
-    /// # Errors
-    /// As [`Nemesis::perform`].
-    fn step(&self, _fault: &Fault, _step: u64) -> Result<(), NemesisError> {
-        Ok(())
-    }
-    /// Ends `fault`.
-    ///
-    /// # Errors
-    /// The fault could not be undone (a node that will not restart).
-    fn heal(&self, fault: &Fault) -> Result<(), NemesisError>;
-    /// Ends whatever it may have left in force; idempotent.
-    ///
-    /// # Errors
-    /// As [`Nemesis::heal`].
-    fn heal_all(&self) -> Result<(), NemesisError>;
-}
-
-/// Kills, pauses and restarts nodes' processes.
-pub struct Processes(pub Arc<Mutex<LocalCluster>>);
-
-impl Nemesis for Processes {
-    fn kinds(&self) -> &'static [FaultKind] {
-        &[FaultKind::Kill, FaultKind::Pause]
-    }
-
-    fn perform(&self, fault: &Fault) -> Result<(), NemesisError> {
-        for node in fault.nodes() {
-            let mut cluster = self.0.lock().expect("cluster lock");
-            match fault {
-                Fault::Kill { .. } => cluster.kill(&node),
-                _ => cluster.signal(&node, Signal::SIGSTOP),
-            }
-        }
-        Ok(())
-    }
-
-    fn heal(&self, fault: &Fault) -> Result<(), NemesisError> {
-        for node in fault.nodes() {
-            let mut cluster = self.0.lock().expect("cluster lock");
-            match fault {
-                Fault::Kill { .. } => cluster.restart(&node)?,
-                _ => cluster.signal(&node, Signal::SIGCONT),
-            }
-        }
-        Ok(())
-    }
-
-    fn heal_all(&self) -> Result<(), NemesisError> {
-        let mut cluster = self.0.lock().expect("cluster lock");
-        for node in cluster.nodes() {
-            if cluster.running(&node) {
-                cluster.signal(&node, Signal::SIGCONT);
-            } else {
-                cluster.restart(&node)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Cuts and degrades the links between nodes.
-pub struct Links(pub Arc<Mutex<Network>>);
-
-impl Nemesis for Links {
-    fn kinds(&self) -> &'static [FaultKind] {
-        &[FaultKind::Partition, FaultKind::Packet]
-    }
-
-    fn perform(&self, fault: &Fault) -> Result<(), NemesisError> {
-        let mut net = self.0.lock().expect("net lock");
-        match fault {
-            Fault::Partition { grudge, .. } => Ok(net.partition(grudge)?),
-            Fault::Packet { nodes, degradation } => Ok(net.degrade(nodes, *degradation)?),
-            other => Err(NemesisError::Unsupported(other.describe())),
-        }
-    }
-
-    fn heal(&self, fault: &Fault) -> Result<(), NemesisError> {
-        let mut net = self.0.lock().expect("net lock");
-        match fault {
-            Fault::Packet { degradation, .. } => Ok(net.degrade(&[], *degradation)?),
-            _ => Ok(net.partition(&Grudge::new())?),
-        }
-    }
-
-    fn heal_all(&self) -> Result<(), NemesisError> {
-        Ok(self.0.lock().expect("net lock").heal()?)
-    }
-}
-
-/// Moves nodes' wall clocks (libfaketime).
-pub struct WallClocks {
-    /// The clock files.
-    pub clocks: Arc<Clocks>,
-    /// Every node whose clock may move.
-    pub nodes: Vec<String>,
-}
-
-impl Nemesis for WallClocks {
-    fn kinds(&self) -> &'static [FaultKind] {
-        &[FaultKind::Clock]
-    }
-
-    fn perform(&self, fault: &Fault) -> Result<(), NemesisError> {
-        match fault {
-            Fault::ClockBump { offsets } => offsets
-                .iter()
-                .try_for_each(|(node, offset)| self.clocks.set(node, *offset))
-                .map_err(NemesisError::from),
-            _ => self.step(fault, 0),
-        }
-    }
-
-    fn step(&self, fault: &Fault, step: u64) -> Result<(), NemesisError> {
-        if let Fault::ClockStrobe {
-            nodes,
-            low_s,
-            high_s,
-            ..
-        } = fault
-        {
-            let offset = if step % 2 == 0 { *high_s } else { *low_s };
-            for node in nodes {
-                self.clocks.set(node, offset)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn heal(&self, fault: &Fault) -> Result<(), NemesisError> {
-        fault
-            .nodes()
-            .iter()
-            .try_for_each(|node| self.clocks.set(node, 0.0))
-            .map_err(NemesisError::from)
-    }
-
-    fn heal_all(&self) -> Result<(), NemesisError> {
-        self.nodes
-            .iter()
-            .try_for_each(|node| self.clocks.set(node, 0.0))
-            .map_err(NemesisError::from)
-    }
-}
-
 /// The faults in force now, for the progress line: each kind's current fault
 /// in words.
 #[derive(Debug, Default)]
@@ -237,10 +77,12 @@ impl InForce {
     }
 }
 
-/// The nemeses of a run, and what they report to.
+/// What a run's faults act on, and what they report to.
 pub struct Environment {
-    /// Each kind of fault's performer.
-    pub nemeses: Vec<Arc<dyn Nemesis>>,
+    /// The kinds of fault the plan asked for.
+    pub kinds: Vec<FaultKind>,
+    /// The processes, network and clocks they act on.
+    pub arena: Arc<Arena>,
     /// The history.
     pub recorder: Arc<Recorder>,
     /// What is broken now.
@@ -248,14 +90,6 @@ pub struct Environment {
 }
 
 impl Environment {
-    fn nemesis_for(&self, kind: FaultKind) -> Result<Arc<dyn Nemesis>, NemesisError> {
-        self.nemeses
-            .iter()
-            .find(|nemesis| nemesis.kinds().contains(&kind))
-            .cloned()
-            .ok_or_else(|| NemesisError::Unsupported(format!("a {} fault", kind.name())))
-    }
-
     /// Heals whatever may still be broken: links back to passing, clocks back
     /// to real time, every node resumed, any that is down restarted.
     /// Idempotent; off the clients' runtime.
@@ -264,9 +98,9 @@ impl Environment {
     /// The first nemesis that could not heal, after every one has tried.
     pub async fn heal_all(&self) -> Result<(), NemesisError> {
         let mut failure = None;
-        for nemesis in &self.nemeses {
-            let nemesis = nemesis.clone();
-            if let Err(error) = off_runtime(move || nemesis.heal_all()).await {
+        for kind in &self.kinds {
+            let (fault_type, arena) = (kind.fault_type(), self.arena.clone());
+            if let Err(error) = off_runtime(move || fault_type.heal_all(&arena)).await {
                 failure = failure.or(Some(error));
             }
         }
@@ -339,11 +173,11 @@ async fn cycle(
             break;
         }
         let fault = Arc::new(timed.fault);
-        let nemesis = environment.nemesis_for(fault.kind())?;
+        let fault_type = fault.kind().fault_type();
         record(fault.start_event())?;
         environment.in_force.set(&fault);
-        let (performer, performed) = (nemesis.clone(), fault.clone());
-        off_runtime(move || performer.perform(&performed)).await?;
+        let (arena, performed) = (environment.arena.clone(), fault.clone());
+        off_runtime(move || fault_type.perform(&performed, &arena)).await?;
         let end = start + timed.end;
         match fault.step_period() {
             Some(period) => {
@@ -352,16 +186,16 @@ async fn cycle(
                     && tokio::time::Instant::now() < end
                 {
                     step += 1;
-                    let (performer, stepped) = (nemesis.clone(), fault.clone());
-                    off_runtime(move || performer.step(&stepped, step)).await?;
+                    let (arena, stepped) = (environment.arena.clone(), fault.clone());
+                    off_runtime(move || fault_type.step(&stepped, step, &arena)).await?;
                 }
             }
             None => {
                 calm_until(end, &stop).await;
             }
         }
-        let (healer, healed) = (nemesis.clone(), fault.clone());
-        off_runtime(move || healer.heal(&healed)).await?;
+        let (arena, healed) = (environment.arena.clone(), fault.clone());
+        off_runtime(move || fault_type.heal(&healed, &arena)).await?;
         record(fault.end_event())?;
         environment.in_force.clear(fault.kind());
     }

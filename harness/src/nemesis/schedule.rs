@@ -4,12 +4,11 @@
 //! random length — so faults of different kinds overlap the way they do in
 //! Jepsen's combined nemesis (a partition while a clock is off).
 
-use super::fault::{Fault, FaultKind};
+use super::fault::{Draw, Fault, FaultKind};
 use crate::net::Degradation;
-use crate::net::grudge::{self, Grudge, Shape};
+use crate::net::grudge::{self, Shape};
 use crate::rng::Rng;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Which nodes a fault hits, as Jepsen's node specs.
@@ -50,7 +49,7 @@ impl Targets {
     }
 
     /// Picks the nodes, sorted.
-    fn pick(self, nodes: &[String], rng: &mut Rng) -> Vec<String> {
+    pub fn pick(self, nodes: &[String], rng: &mut Rng) -> Vec<String> {
         let mut shuffled = grudge::shuffle(nodes, rng);
         let count = match self {
             Targets::One => 1,
@@ -125,7 +124,11 @@ pub fn schedule(
             let mut faults = Vec::new();
             // Bounded by the horizon, and in count.
             while start < horizon && faults.len() < 1_000_000 {
-                let fault = draw(kind, options, cluster, &mut rng);
+                let fault = kind.fault_type().draw(&mut Draw {
+                    options,
+                    cluster,
+                    rng: &mut rng,
+                });
                 faults.push(Timed {
                     start,
                     end: start + interval,
@@ -136,66 +139,6 @@ pub fn schedule(
             faults
         })
         .collect()
-}
-
-/// One fault of `kind`, drawn from `rng`.
-fn draw(kind: FaultKind, options: &Options, cluster: &Cluster, rng: &mut Rng) -> Fault {
-    let pick = |rng: &mut Rng| {
-        options.targets[rng.below(options.targets.len() as u64) as usize].pick(cluster.nodes, rng)
-    };
-    match kind {
-        FaultKind::Kill => Fault::Kill { nodes: pick(rng) },
-        FaultKind::Pause => Fault::Pause { nodes: pick(rng) },
-        FaultKind::Partition => {
-            let shape = &options.shapes[rng.below(options.shapes.len() as u64) as usize];
-            let grudge = shape.grudge(cluster.nodes, rng);
-            Fault::Partition {
-                shape: shape.name(),
-                grudge: with_bystanders(grudge, cluster.nodes, cluster.ids),
-            }
-        }
-        FaultKind::Packet => Fault::Packet {
-            nodes: pick(rng),
-            degradation: cluster.packet,
-        },
-        FaultKind::Clock => {
-            let nodes = pick(rng);
-            let offset = |rng: &mut Rng| {
-                let fraction = rng.below(2001) as f64 / 1000.0 - 1.0;
-                (fraction * options.clock_offset_s * 1000.0).round() / 1000.0
-            };
-            if rng.chance(0.5) {
-                let offsets: BTreeMap<String, f64> = nodes
-                    .iter()
-                    .map(|node| (node.clone(), offset(rng)))
-                    .collect();
-                Fault::ClockBump { offsets }
-            } else {
-                let (low_s, high_s) = (offset(rng), offset(rng));
-                Fault::ClockStrobe {
-                    nodes,
-                    low_s,
-                    high_s,
-                    period_ms: 100 + rng.below(400),
-                }
-            }
-        }
-    }
-}
-
-/// Extends a grudge over the client-facing nodes to every id (chain-kv's
-/// master): a bystander stands with the best-connected side, dropping the rest.
-fn with_bystanders(mut grudge: Grudge, nodes: &[String], ids: &[String]) -> Grudge {
-    let side = grudge::best_connected(&grudge, nodes);
-    for id in ids.iter().filter(|id| !nodes.contains(id)) {
-        let dropped = nodes
-            .iter()
-            .filter(|node| !side.contains(*node))
-            .cloned()
-            .collect();
-        grudge.insert(id.clone(), dropped);
-    }
-    grudge
 }
 
 #[cfg(test)]
@@ -241,15 +184,6 @@ mod tests {
     }
 
     #[test]
-    fn the_master_stands_with_the_majority() {
-        let nodes = names(&["n1", "n2", "n3"]);
-        let ids = names(&["master", "n1", "n2", "n3"]);
-        let grudge = grudge::complete(&[vec!["n2".into()], vec!["n1".into(), "n3".into()]]);
-        let grudge = with_bystanders(grudge, &nodes, &ids);
-        assert_eq!(grudge["master"].iter().collect::<Vec<_>>(), ["n2"]);
-    }
-
-    #[test]
     fn a_schedule_is_a_pure_function_of_its_seed_and_alternates_faults_with_calm() {
         let nodes = names(&["n1", "n2", "n3"]);
         let ids = names(&["master", "n1", "n2", "n3"]);
@@ -261,13 +195,13 @@ mod tests {
                 loss: 0.2,
             },
         };
-        let options = options(FaultKind::ALL.to_vec());
+        let options = options(FaultKind::all());
         let horizon = Duration::from_secs(30);
         let first = schedule(&options, 7, &cluster, horizon);
         assert_eq!(first, schedule(&options, 7, &cluster, horizon));
         assert_ne!(first, schedule(&options, 8, &cluster, horizon));
         assert_eq!(first.len(), 5);
-        for (kind, faults) in FaultKind::ALL.iter().zip(&first) {
+        for (kind, faults) in FaultKind::all().iter().zip(&first) {
             assert!(faults.len() >= 6, "{kind:?}: {} faults", faults.len());
             let interval = Duration::from_secs(2);
             assert!((interval / 2..=interval * 3 / 2).contains(&faults[0].start));
@@ -278,13 +212,14 @@ mod tests {
             assert!(faults.iter().all(|timed| timed.start < horizon));
             assert!(faults.iter().all(|timed| timed.fault.kind() == *kind));
             for timed in faults {
-                match &timed.fault {
-                    Fault::Partition { grudge, .. } => assert!(grudge.contains_key("master")),
-                    Fault::Packet { degradation, .. } => assert_eq!(degradation.delay_ms, 0),
-                    other => assert!(
-                        !other.nodes().is_empty()
-                            && other.nodes().iter().all(|node| nodes.contains(node)),
-                        "{other:?} hits only client-facing nodes"
+                let fault = &timed.fault;
+                match kind.name() {
+                    "partition" => assert!(fault.start_event().1["grudge"]["master"].is_array()),
+                    "packet" => assert_eq!(fault.start_event().1["delay_ms"], 0),
+                    _ => assert!(
+                        !fault.nodes().is_empty()
+                            && fault.nodes().iter().all(|node| nodes.contains(node)),
+                        "{fault:?} hits only client-facing nodes"
                     ),
                 }
             }

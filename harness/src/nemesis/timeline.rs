@@ -2,7 +2,7 @@
 //! and each node's clock offset over time. Derived from the history alone, so
 //! re-checking a stored run writes the same results.
 
-use super::fault;
+use super::faults::clock;
 use histories::{History, Process};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -64,12 +64,12 @@ impl Timeline {
                     });
             };
             match event.f.as_str() {
-                fault::BUMP => {
+                clock::BUMP => {
                     for (node, offset) in event.value.as_object().into_iter().flatten() {
                         step(node, offset.as_f64().unwrap_or(0.0), None);
                     }
                 }
-                fault::STROBE => {
+                clock::STROBE => {
                     let offsets = &event.value["offsets"];
                     for node in event.value["nodes"].as_array().into_iter().flatten() {
                         step(
@@ -79,7 +79,7 @@ impl Timeline {
                         );
                     }
                 }
-                fault::RESET => {
+                clock::RESET => {
                     for node in event.value.as_array().into_iter().flatten() {
                         step(node.as_str().unwrap_or_default(), 0.0, None);
                     }

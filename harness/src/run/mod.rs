@@ -23,7 +23,7 @@ pub mod worker;
 use crate::checking;
 use crate::client::bound_http_client;
 use crate::exit;
-use crate::nemesis::{self, fault::FaultKind};
+use crate::nemesis;
 use crate::recorder::Recorder;
 use crate::workload::{GeneratorOptions, Stream};
 use checkers::Validity;
@@ -148,20 +148,12 @@ async fn execute(plan: Plan) -> Result<u8, RunError> {
     ));
     let (nodes, ids) = (cluster.nodes(), cluster.ids());
     let cluster = Arc::new(std::sync::Mutex::new(cluster));
-    let mut nemeses: Vec<Arc<dyn nemesis::Nemesis>> = Vec::new();
-    let faults = &plan.nemesis.faults;
-    if faults.contains(&FaultKind::Kill) || faults.contains(&FaultKind::Pause) {
-        nemeses.push(Arc::new(nemesis::Processes(cluster.clone())));
-    }
-    if let Some(net) = &net {
-        nemeses.push(Arc::new(nemesis::Links(net.clone())));
-    }
-    if let Some(clocks) = clocks {
-        nemeses.push(Arc::new(nemesis::WallClocks {
-            clocks,
-            nodes: nodes.clone(),
-        }));
-    }
+    let arena = Arc::new(nemesis::fault::Arena {
+        cluster: cluster.clone(),
+        net: net.clone(),
+        clocks,
+        nodes: nodes.clone(),
+    });
     let packet = match &net {
         Some(net) => net.lock().expect("net lock").effective(plan.nemesis.packet),
         None => plan.nemesis.packet,
@@ -177,7 +169,8 @@ async fn execute(plan: Plan) -> Result<u8, RunError> {
         Duration::from_secs_f64(plan.time_limit_s),
     );
     let environment = Arc::new(nemesis::Environment {
-        nemeses,
+        kinds: plan.nemesis.faults.clone(),
+        arena,
         recorder: recorder.clone(),
         in_force,
     });

@@ -260,7 +260,7 @@ impl Plan {
         } else {
             checking::parse_models(&args.models)?
         };
-        let nemesis = nemesis_options(args, nodes, &config)?;
+        let nemesis = nemesis_options(args, nodes)?;
         check_capabilities(&config, workload, mix, &nemesis.faults)?;
         let net = choose_net(args, &nemesis.faults, &config)?;
         if net != Some(Backend::Netns)
@@ -381,17 +381,12 @@ fn check_capabilities(
             ),
         });
     }
-    for (fault, allowed) in [
-        (FaultKind::Kill, config.capabilities.kill),
-        (FaultKind::Pause, config.capabilities.pause),
-    ] {
-        if faults.contains(&fault) && !allowed {
-            return Err(format!(
-                "{}'s config says capabilities.{name} = false: no {name} nemesis",
-                config.name,
-                name = fault.name()
-            ));
-        }
+    // Each kind of fault says what the target or this machine must allow.
+    if let Some(refusal) = faults
+        .iter()
+        .find_map(|kind| kind.fault_type().refused(config))
+    {
+        return Err(refusal);
     }
     Ok(())
 }
@@ -410,11 +405,7 @@ fn shell_quote(text: &str) -> String {
 }
 
 /// The nemesis part of the plan.
-fn nemesis_options(
-    args: &RunArgs,
-    nodes: usize,
-    config: &TargetConfig,
-) -> Result<nemesis::Options, String> {
+fn nemesis_options(args: &RunArgs, nodes: usize) -> Result<nemesis::Options, String> {
     let faults = FaultKind::parse_list(&args.nemesis)?;
     let targets = nemesis::Targets::parse_list(&args.nemesis_targets)?;
     if !(args.nemesis_interval > 0.0 && args.nemesis_interval.is_finite()) {
@@ -441,20 +432,6 @@ fn nemesis_options(
             "--packet-loss must be between 0 and 1, not {}",
             args.packet_loss
         ));
-    }
-    if faults.contains(&FaultKind::Clock) {
-        if !config.capabilities.clock {
-            return Err(format!(
-                "the clock nemesis cannot skew {}'s clocks: {}; its config says capabilities.clock = false",
-                config.name,
-                config
-                    .capabilities
-                    .clock_note
-                    .as_deref()
-                    .unwrap_or("libfaketime does not reach its clock")
-            ));
-        }
-        crate::clock::library().map_err(|error| error.to_string())?;
     }
     Ok(nemesis::Options {
         faults,

@@ -6,7 +6,6 @@
 use super::plan::Plan;
 use crate::clock::Clocks;
 use crate::host::Host;
-use crate::nemesis::fault::FaultKind;
 use crate::net::netns::NetnsNet;
 use crate::net::{Backend, Network, ProxyNet};
 use crate::target::cluster::LocalCluster;
@@ -97,7 +96,12 @@ pub fn start(plan: &Plan, dir: &Path) -> Result<Started, SetupError> {
         }
         None => None,
     };
-    let clocks = if plan.nemesis.faults.contains(&FaultKind::Clock) {
+    let clocks = if plan
+        .nemesis
+        .faults
+        .iter()
+        .any(|kind| kind.fault_type().needs().clocks)
+    {
         let clocks = Clocks::new(&nodes_dir.join("clocks"))?;
         for node in cluster.nodes() {
             cluster.set_environment(&node, clocks.environment(&node, cluster.host(&node))?);
