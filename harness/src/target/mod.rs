@@ -11,6 +11,7 @@
 //! - here: [`Target`], a store chosen for a run, and the bundled files.
 
 pub mod cluster;
+pub mod readiness;
 
 use crate::client::{self, Client, OpenError};
 use crate::target_file::{self as config, Protocol, TargetConfig, TargetFileError};
