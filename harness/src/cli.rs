@@ -4,9 +4,7 @@ use crate::checking::CheckError;
 use crate::commands;
 use crate::exit;
 use crate::report::ReportError;
-use crate::run::{PlanError, RunError};
-use crate::target::TargetError;
-use crate::target_file::TargetFileError;
+use crate::run::RunError;
 use clap::{Parser, Subcommand};
 
 /// A Jepsen-style consistency testing harness.
@@ -107,24 +105,20 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
     })
 }
 
-/// 254 when the user's input is at fault, else 255.
+/// 254 when the user's input is at fault, else 255. The commands return
+/// these types at the top (a target file's or a history's error arrives
+/// inside a `RunError` or a `CheckError`, which says which it is).
 fn exit_code(error: &anyhow::Error) -> u8 {
-    let bad_input = error.chain().any(|cause| {
-        cause.is::<exit::BadInput>()
-            || cause.is::<PlanError>()
-            || cause.is::<TargetError>()
-            || cause.is::<TargetFileError>()
-            || cause.is::<histories::HistoryError>()
-            || cause
-                .downcast_ref::<RunError>()
-                .is_some_and(|error| error.exit_code() == exit::BAD_ARGUMENTS)
-            || cause
-                .downcast_ref::<CheckError>()
-                .is_some_and(CheckError::is_bad_input)
-            || cause
-                .downcast_ref::<ReportError>()
-                .is_some_and(ReportError::is_bad_input)
-    });
+    let bad_input = error.is::<exit::BadInput>()
+        || error
+            .downcast_ref::<RunError>()
+            .is_some_and(|error| error.exit_code() == exit::BAD_ARGUMENTS)
+        || error
+            .downcast_ref::<CheckError>()
+            .is_some_and(CheckError::is_bad_input)
+        || error
+            .downcast_ref::<ReportError>()
+            .is_some_and(ReportError::is_bad_input);
     if bad_input {
         exit::BAD_ARGUMENTS
     } else {
@@ -135,11 +129,17 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::PlanError;
 
     #[test]
     fn the_error_type_decides_the_exit_code() {
         let refused = anyhow::Error::from(RunError::Plan(PlanError::Refused("x".into())));
         assert_eq!(exit_code(&refused), exit::BAD_ARGUMENTS);
+        let target_file = crate::target_file::parse("t.toml", "name = 1").unwrap_err();
+        let through_the_run = anyhow::Error::from(RunError::Plan(PlanError::Target(
+            crate::target::TargetError::File(target_file),
+        )));
+        assert_eq!(exit_code(&through_the_run), exit::BAD_ARGUMENTS);
         let failed = anyhow::Error::from(RunError::History(std::io::Error::other("disk")));
         assert_eq!(exit_code(&failed), exit::HARNESS_FAILED);
         let unreadable = anyhow::Error::from(CheckError::Read {

@@ -16,6 +16,7 @@ use histories::{Format, History};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use stored::StoredPlan;
 
 /// What `check --json` prints: the verdict over all checkers, and each checker's
 /// report under its name.
@@ -167,17 +168,21 @@ pub struct StoredJudging {
     pub checkers: Option<&'static [&'static str]>,
 }
 
-/// How the run stored in `dir` was judged.
-pub fn stored_judging(dir: &Path) -> StoredJudging {
-    match stored::read_plan(dir).ok().flatten() {
-        Some(plan) => StoredJudging {
-            models: parse_models(&plan.models.join(",")).unwrap_or_else(|_| vec![LINEARIZABLE]),
-            checkers: crate::workload::by_name(&plan.workload).map(|workload| workload.checkers()),
-        },
-        None => StoredJudging {
-            models: vec![LINEARIZABLE],
-            checkers: None,
-        },
+impl StoredJudging {
+    /// How the run whose stored plan is `plan` was judged (linearizability
+    /// alone without one: a history checked by itself).
+    pub fn of(plan: Option<&StoredPlan>) -> StoredJudging {
+        match plan {
+            Some(plan) => StoredJudging {
+                models: parse_models(&plan.models.join(",")).unwrap_or_else(|_| vec![LINEARIZABLE]),
+                checkers: crate::workload::by_name(&plan.workload)
+                    .map(|workload| workload.checkers()),
+            },
+            None => StoredJudging {
+                models: vec![LINEARIZABLE],
+                checkers: None,
+            },
+        }
     }
 }
 
@@ -241,16 +246,20 @@ pub fn parse_initial(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
-/// Checks a stored run's history and writes its `results.json`; the same bytes
-/// as `faultline check DIR --json`. Returns the history and results too, for
-/// the report, so that nothing is read twice.
+/// Checks a stored run's history, judged as its `plan` (read once by the
+/// caller) says, and writes its `results.json`; the same bytes as `faultline
+/// check DIR --json`. Returns the history and results too, for the report, so
+/// that nothing is read twice.
 ///
 /// # Errors
 /// The history cannot be read or checked.
-pub fn check_store(dir: &Path) -> Result<(History, CheckResults), CheckError> {
+pub fn check_store(
+    dir: &Path,
+    plan: Option<&StoredPlan>,
+) -> Result<(History, CheckResults), CheckError> {
     let (history, format) = load(dir, None)?;
     let options = linearizable::Options::new(ModelKind::infer(&history));
-    let judging = stored_judging(dir);
+    let judging = StoredJudging::of(plan);
     let checkers = check_history(
         &history,
         &options,
@@ -259,10 +268,18 @@ pub fn check_store(dir: &Path) -> Result<(History, CheckResults), CheckError> {
         judging.checkers,
     )?;
     let results = CheckResults::new(&history, format, checkers);
-    let path = dir.join("results.json");
-    crate::files::write_atomically(&path, results.to_json().as_bytes())
-        .map_err(|source| CheckError::Write { path, source })?;
+    write_results(dir, &results.to_json())?;
     Ok((history, results))
+}
+
+/// Writes a run's `results.json` (`json`, as [`CheckResults::to_json`] makes it).
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_results(dir: &Path, json: &str) -> Result<(), CheckError> {
+    let path = dir.join("results.json");
+    crate::files::write_atomically(&path, json.as_bytes())
+        .map_err(|source| CheckError::Write { path, source })
 }
 
 /// This process's peak resident memory, from Linux's `/proc/self/status`.

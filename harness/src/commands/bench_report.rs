@@ -43,7 +43,7 @@ fn measure(dir: &Path, runs: usize) -> anyhow::Result<u8> {
         let mut path = PathBuf::new();
         for _ in 0..runs {
             let started = Instant::now();
-            path = report::write(&run_dir, &history, &results)?;
+            path = report::write(&run_dir, None, &history, &results)?;
             renders.push(started.elapsed());
         }
         let size_mb = std::fs::metadata(&path).map_or(0, |meta| meta.len()) as f64 / 1e6;

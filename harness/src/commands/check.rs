@@ -1,9 +1,8 @@
 //! `faultline check`: read a history, check it, print the verdict.
 
-use crate::checking::CheckError;
 use crate::checking::{
-    CheckResults, LINEARIZABLE, check_history, load, parse_initial, parse_models, peak_rss_mib,
-    render::render_human, stored_judging,
+    CheckResults, StoredJudging, check_history, load, parse_initial, parse_models, peak_rss_mib,
+    render::render_human, stored::read_plan, write_results,
 };
 use crate::exit::BadInput;
 use checkers::linearizable::{Algorithm, Options};
@@ -97,31 +96,35 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         budget,
         ..TxnOptions::default()
     };
-    let stored = args.file.is_dir().then(|| stored_judging(&args.file));
-    let models = match (arguments.models, &stored) {
-        (Some(models), _) => models,
-        (None, Some(stored)) => stored.models.clone(),
-        (None, None) => vec![LINEARIZABLE],
+    // A run's store directory: its plan says how it was judged, and names the suite.
+    let plan = if args.file.is_dir() {
+        read_plan(&args.file)?
+    } else {
+        None
     };
-    let judges = stored.and_then(|stored| stored.checkers);
+    let judging = StoredJudging::of(plan.as_ref());
+    let models = arguments.models.unwrap_or(judging.models);
     let started = Instant::now();
-    let checkers = check_history(&history, &options, &txn_options, &models, judges)?;
+    let checkers = check_history(&history, &options, &txn_options, &models, judging.checkers)?;
     let elapsed = started.elapsed();
     let results = CheckResults::new(&history, format, checkers);
     let json = results.to_json();
     let mut report = None;
     if args.file.is_dir() {
-        let path = args.file.join("results.json");
-        crate::files::write_atomically(&path, json.as_bytes())
-            .map_err(|source| CheckError::Write { path, source })?;
-        report = Some(crate::report::write(&args.file, &history, &results)?);
+        write_results(&args.file, &json)?;
+        report = Some(crate::report::write(
+            &args.file,
+            plan.as_ref(),
+            &history,
+            &results,
+        )?);
     }
     let outputs = crate::report::ci::Outputs {
         junit: args.junit.clone(),
         summary: args.summary.clone(),
     };
     let suite = if args.file.is_dir() {
-        super::report::suite_name(&args.file)
+        super::report::suite_name(&args.file, plan.as_ref())
     } else {
         args.file.display().to_string()
     };

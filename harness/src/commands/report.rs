@@ -1,6 +1,7 @@
 //! `faultline report STORE_DIR`: re-render a stored run's report (and CI
 //! outputs) from its history and results, without checking again.
 
+use crate::checking::stored::{StoredPlan, read_plan};
 use crate::exit::BadInput;
 use crate::report::{self, ci};
 use clap::Args;
@@ -32,21 +33,19 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         .into());
     }
     let (history, results) = report::load_stored(&args.dir)?;
-    let path = report::write(&args.dir, &history, &results)?;
+    let plan = read_plan(&args.dir)?;
+    let path = report::write(&args.dir, plan.as_ref(), &history, &results)?;
     let outputs = ci::Outputs {
         junit: args.junit.clone(),
         summary: args.summary.clone(),
     };
-    let suite = suite_name(&args.dir);
+    let suite = suite_name(&args.dir, plan.as_ref());
     ci::write_for(&outputs, &history, &results, &suite, Some(&path))?;
     println!("verdict={} report={}", results.valid.name(), path.display());
     Ok(results.valid.exit_code())
 }
 
 /// The run's test name from its plan, else the directory's name.
-pub fn suite_name(dir: &std::path::Path) -> String {
-    match crate::checking::stored::read_plan(dir) {
-        Ok(Some(plan)) => plan.test,
-        _ => dir.display().to_string(),
-    }
+pub fn suite_name(dir: &std::path::Path, plan: Option<&StoredPlan>) -> String {
+    plan.map_or_else(|| dir.display().to_string(), |plan| plan.test.clone())
 }

@@ -115,16 +115,21 @@ pub trait Host: Send + Sync {
 }
 
 /// Runs `command` to its end within `timeout` (polling, so the caller's
-/// thread — never the clients' runtime — waits), feeding it `input`.
+/// thread — never the clients' runtime — waits), feeding it `input`. It runs
+/// in a process group of its own, so that at the timeout everything it
+/// started is killed with it; output that processes it left behind keep open
+/// is waited for no longer than the timeout either.
 pub(crate) fn run_bounded(
     host: &str,
     mut command: std::process::Command,
     input: Option<&str>,
     timeout: Duration,
 ) -> Result<String, HostError> {
+    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     let line = format!("{command:?}").replace('"', "");
     command
+        .process_group(0)
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -137,15 +142,18 @@ pub(crate) fn run_bounded(
         program: line.clone(),
         source,
     })?;
-    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-        use std::io::Write;
-        let _ = stdin.write_all(text.as_bytes());
-    }
-    // Read the pipes on their own threads so a chatty command cannot fill
-    // one and hang.
+    // Every pipe on its own thread, so that neither a chatty command nor one
+    // that does not read its input can block this one past the deadline.
+    let deadline = std::time::Instant::now() + timeout;
     let stdout = child.stdout.take().map(read_all_in_background);
     let stderr = child.stderr.take().map(read_all_in_background);
-    let deadline = std::time::Instant::now() + timeout;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        let text = text.to_string();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(text.as_bytes());
+        });
+    }
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -153,15 +161,21 @@ pub(crate) fn run_bounded(
                 std::thread::sleep(Duration::from_millis(10));
             }
             _ => {
+                signal_local_group(child.id(), Signal::SIGKILL);
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
             }
         }
     };
-    let collect = |reader: Option<std::thread::JoinHandle<Vec<u8>>>| {
+    let collect = |reader: Option<std::sync::mpsc::Receiver<Vec<u8>>>| {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
         reader
-            .and_then(|reader| reader.join().ok())
+            .and_then(|reader| {
+                reader
+                    .recv_timeout(left.max(Duration::from_millis(100)))
+                    .ok()
+            })
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
             .unwrap_or_default()
     };
@@ -181,14 +195,18 @@ pub(crate) fn run_bounded(
     }
 }
 
+/// Reads `pipe` to its end on a thread of its own; the bytes arrive on the
+/// channel (a reader still blocked when the caller gives up ends with the pipe).
 fn read_all_in_background(
     mut pipe: impl std::io::Read + Send + 'static,
-) -> std::thread::JoinHandle<Vec<u8>> {
+) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
         let _ = pipe.read_to_end(&mut bytes);
-        bytes
-    })
+        let _ = sender.send(bytes);
+    });
+    receiver
 }
 
 /// Starts `command` as a node process: its own process group, output
@@ -276,6 +294,21 @@ mod tests {
             .unwrap_err();
         assert!(matches!(slow, HostError::Timeout { .. }), "{slow}");
         assert!(started.elapsed() < Duration::from_secs(5));
+        // A command whose own children hold its output open is still bounded.
+        let started = std::time::Instant::now();
+        let forked = host
+            .run(
+                &[
+                    "sh".to_string(),
+                    "-c".to_string(),
+                    "sleep 10 & sleep 10".to_string(),
+                ],
+                None,
+                Duration::from_millis(200),
+            )
+            .unwrap_err();
+        assert!(matches!(forked, HostError::Timeout { .. }), "{forked}");
+        assert!(started.elapsed() < Duration::from_secs(5));
         let missing = host
             .run(&words("/nonexistent/program"), None, Duration::from_secs(1))
             .unwrap_err();
@@ -292,6 +325,12 @@ mod tests {
         let copy = dir.path().join("copy");
         host.fetch_file(&path, &copy).unwrap();
         assert_eq!(std::fs::read_to_string(copy).unwrap(), "-2.500\n");
-        assert!(!path.with_extension("staged").exists());
+        // Nothing staged is left beside them.
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["clock", "copy"]);
     }
 }

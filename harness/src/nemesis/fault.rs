@@ -147,17 +147,16 @@ impl FaultKind {
 
     /// Every kind, in registry order.
     pub fn all() -> Vec<FaultKind> {
-        super::faults::ALL
-            .iter()
-            .map(|kind| FaultKind(*kind))
-            .collect()
+        FaultKind::registered().collect()
+    }
+
+    fn registered() -> impl Iterator<Item = FaultKind> {
+        super::faults::ALL.iter().map(|kind| FaultKind(*kind))
     }
 
     /// The kind named `name`.
     pub fn named(name: &str) -> Option<FaultKind> {
-        FaultKind::all()
-            .into_iter()
-            .find(|kind| kind.name() == name)
+        FaultKind::registered().find(|kind| kind.name() == name)
     }
 
     /// Its behaviour.
@@ -217,7 +216,7 @@ impl FaultKind {
     /// The kind a nemesis event opens (`true`) or closes (`false`), from the
     /// event's `f`: read by the report.
     pub fn of_event(f: &str) -> Option<(FaultKind, bool)> {
-        FaultKind::all().into_iter().find_map(|kind| {
+        FaultKind::registered().find_map(|kind| {
             if kind.0.start_events().contains(&f) {
                 Some((kind, true))
             } else if kind.0.end_event() == f {
@@ -279,38 +278,6 @@ pub struct Fault {
     pub step_period: Option<Duration>,
 }
 
-impl Fault {
-    /// Its kind.
-    pub fn kind(&self) -> FaultKind {
-        self.kind
-    }
-
-    /// The nodes it acts on (a partition: every process in its grudge).
-    pub fn nodes(&self) -> Vec<String> {
-        self.nodes.clone()
-    }
-
-    /// The history event (`f`, `value`) recorded as it begins.
-    pub fn start_event(&self) -> (&'static str, Value) {
-        self.start.clone()
-    }
-
-    /// The history event recorded once it has been healed.
-    pub fn end_event(&self) -> (&'static str, Value) {
-        self.end.clone()
-    }
-
-    /// In a few words, for the progress line.
-    pub fn describe(&self) -> String {
-        self.description.clone()
-    }
-
-    /// For a fault that changes while in force: how often.
-    pub fn step_period(&self) -> Option<Duration> {
-        self.step_period
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,12 +332,11 @@ mod tests {
                     cluster: &cluster,
                     rng: &mut rng,
                 });
-                let (start, _) = fault.start_event();
-                let (end, _) = fault.end_event();
+                let (start, end) = (fault.start.0, fault.end.0);
                 assert_eq!(FaultKind::of_event(start), Some((kind, true)));
                 assert_eq!(FaultKind::of_event(end), Some((kind, false)));
-                assert_eq!(fault.kind(), kind);
-                assert!(fault.describe().starts_with(kind.name()));
+                assert_eq!(fault.kind, kind);
+                assert!(fault.description.starts_with(kind.name()));
             }
         }
     }

@@ -63,7 +63,7 @@ impl InForce {
         self.0
             .lock()
             .expect("in-force lock")
-            .insert(fault.kind().name(), fault.describe());
+            .insert(fault.kind.name(), fault.description.clone());
     }
 
     fn clear(&self, kind: FaultKind) {
@@ -173,13 +173,13 @@ async fn cycle(
             break;
         }
         let fault = Arc::new(timed.fault);
-        let fault_type = fault.kind().fault_type();
-        record(fault.start_event())?;
+        let fault_type = fault.kind.fault_type();
+        record(fault.start.clone())?;
         environment.in_force.set(&fault);
         let (arena, performed) = (environment.arena.clone(), fault.clone());
         off_runtime(move || fault_type.perform(&performed, &arena)).await?;
         let end = start + timed.end;
-        match fault.step_period() {
+        match fault.step_period {
             Some(period) => {
                 let mut step = 0;
                 while calm_until(end.min(tokio::time::Instant::now() + period), &stop).await
@@ -196,8 +196,8 @@ async fn cycle(
         }
         let (arena, healed) = (environment.arena.clone(), fault.clone());
         off_runtime(move || fault_type.heal(&healed, &arena)).await?;
-        record(fault.end_event())?;
-        environment.in_force.clear(fault.kind());
+        record(fault.end.clone())?;
+        environment.in_force.clear(fault.kind);
     }
     Ok(())
 }

@@ -210,15 +210,15 @@ mod tests {
                 assert_eq!(pair[1].start - pair[0].end, interval, "a calm between");
             }
             assert!(faults.iter().all(|timed| timed.start < horizon));
-            assert!(faults.iter().all(|timed| timed.fault.kind() == *kind));
+            assert!(faults.iter().all(|timed| timed.fault.kind == *kind));
             for timed in faults {
                 let fault = &timed.fault;
                 match kind.name() {
-                    "partition" => assert!(fault.start_event().1["grudge"]["master"].is_array()),
-                    "packet" => assert_eq!(fault.start_event().1["delay_ms"], 0),
+                    "partition" => assert!(fault.start.1["grudge"]["master"].is_array()),
+                    "packet" => assert_eq!(fault.start.1["delay_ms"], 0),
                     _ => assert!(
-                        !fault.nodes().is_empty()
-                            && fault.nodes().iter().all(|node| nodes.contains(node)),
+                        !fault.nodes.is_empty()
+                            && fault.nodes.iter().all(|node| nodes.contains(node)),
                         "{fault:?} hits only client-facing nodes"
                     ),
                 }

@@ -71,11 +71,11 @@ pub fn load_stored(dir: &Path) -> Result<(History, CheckResults), CheckError> {
 /// not one faultline writes.
 pub fn write(
     dir: &Path,
+    plan: Option<&StoredPlan>,
     history: &History,
     results: &CheckResults,
 ) -> Result<PathBuf, ReportError> {
-    let plan = stored::read_plan(dir)?;
-    let page = render(plan.as_ref(), history, results);
+    let page = render(plan, history, results);
     let path = dir.join("report.html");
     save(&path, &page)?;
     Ok(path)

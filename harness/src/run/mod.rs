@@ -47,12 +47,18 @@ pub enum RunError {
     /// The store directory cannot hold the run.
     #[error(transparent)]
     Store(#[from] store::StoreError),
-    /// The cluster, its network or its clocks could not be set up.
-    #[error(transparent)]
-    Setup(#[from] setup::SetupError),
-    /// The cluster did not become ready, or a node could not be restarted.
+    /// This program's own path is unknown (nodes run it).
+    #[error("cannot find this program: {0}")]
+    Exe(std::io::Error),
+    /// The processes could not be started or did not become ready.
     #[error(transparent)]
     Cluster(#[from] crate::target::cluster::ClusterError),
+    /// The network the faults act on could not be made.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    /// The clocks the faults move could not be made.
+    #[error(transparent)]
+    Clock(#[from] crate::clock::ClockError),
     /// A node's client could not be opened.
     #[error(transparent)]
     Open(#[from] crate::client::OpenError),
@@ -111,11 +117,9 @@ async fn execute(plan: Plan) -> Result<u8, RunError> {
     let dir = store::create(&plan.store, &plan.test)?;
     println!("seed={} store={}", plan.seed, dir.display());
     let plan_json = serde_json::to_string_pretty(&plan).expect("the plan serializes") + "\n";
-    std::fs::write(dir.join("plan.json"), plan_json).map_err(|source| store::StoreError {
-        what: "cannot write",
-        path: dir.join("plan.json"),
-        source,
-    })?;
+    let plan_path = dir.join("plan.json");
+    crate::files::write_atomically(&plan_path, plan_json.as_bytes())
+        .map_err(store::StoreError::at("cannot write", &plan_path))?;
 
     let setup::Started {
         cluster,
@@ -293,9 +297,10 @@ async fn execute(plan: Plan) -> Result<u8, RunError> {
             checking::peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
-    let (history, results) = checking::check_store(&dir)?;
+    let stored_plan = checking::stored::read_plan(&dir)?;
+    let (history, results) = checking::check_store(&dir, stored_plan.as_ref())?;
     let code = results.valid.exit_code();
-    let report = crate::report::write(&dir, &history, &results)?;
+    let report = crate::report::write(&dir, stored_plan.as_ref(), &history, &results)?;
     crate::report::ci::write_for(&plan.outputs, &history, &results, &plan.test, Some(&report))?;
     drop(history);
     if let Some(report) = &results.checkers.linearizable {

@@ -3,39 +3,16 @@
 //! (per-link proxies, or a namespace per process), given their own clocks
 //! when the plan skews them, and started.
 
+use super::RunError;
 use super::plan::Plan;
+use super::store::StoreError;
 use crate::clock::Clocks;
 use crate::host::Host;
 use crate::net::netns::NetnsNet;
 use crate::net::{Backend, Network, ProxyNet};
 use crate::target::cluster::LocalCluster;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-
-/// The cluster, its network or its clocks cannot be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    /// This program's own path is unknown (nodes run it).
-    #[error("cannot find this program: {0}")]
-    Exe(std::io::Error),
-    /// The processes cannot be prepared or started.
-    #[error(transparent)]
-    Cluster(#[from] crate::target::cluster::ClusterError),
-    /// The network cannot be made.
-    #[error(transparent)]
-    Net(#[from] crate::net::NetError),
-    /// The clocks cannot be made.
-    #[error(transparent)]
-    Clock(#[from] crate::clock::ClockError),
-    /// A record of the setup cannot be written into the store.
-    #[error("{}: {source}", path.display())]
-    Record {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-}
 
 /// A started cluster and what its faults act on.
 pub struct Started {
@@ -55,8 +32,8 @@ pub struct Started {
 ///
 /// # Errors
 /// A network, clock or process that cannot be set up.
-pub fn start(plan: &Plan, dir: &Path) -> Result<Started, SetupError> {
-    let exe = std::env::current_exe().map_err(SetupError::Exe)?;
+pub fn start(plan: &Plan, dir: &Path) -> Result<Started, RunError> {
+    let exe = std::env::current_exe().map_err(RunError::Exe)?;
     let nodes_dir = dir.join("nodes");
     let mut cluster = LocalCluster::prepare(&exe, &plan.under_test, plan.nodes, &nodes_dir)?;
     // Links through proxies or namespaces, clocks through libfaketime: set
@@ -119,10 +96,8 @@ pub fn start(plan: &Plan, dir: &Path) -> Result<Started, SetupError> {
     })
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), SetupError> {
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), StoreError> {
     let text = serde_json::to_string_pretty(value).expect("JSON serializes") + "\n";
-    std::fs::write(path, text).map_err(|source| SetupError::Record {
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::files::write_atomically(path, text.as_bytes())
+        .map_err(StoreError::at("cannot write", path))
 }

@@ -17,7 +17,8 @@ pub struct StoreError {
 }
 
 impl StoreError {
-    fn at(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    /// The error of `what` at `path`, from the `io::Error` it meets.
+    pub fn at(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
         let path = path.to_path_buf();
         move |source| StoreError { what, path, source }
     }

@@ -80,7 +80,6 @@ pub struct LocalCluster {
     bug: Option<String>,
     exe: PathBuf,
     dir: PathBuf,
-    logs: PathBuf,
     /// Every process's client port by id, other roles included.
     ports: BTreeMap<String, u16>,
     /// Every process's peer port by id.
@@ -172,7 +171,6 @@ impl LocalCluster {
             bug: target.bug.clone(),
             exe: exe.to_path_buf(),
             dir: dir.to_path_buf(),
-            logs: dir.to_path_buf(),
             ports,
             peer_ports,
             nodes,
@@ -358,7 +356,7 @@ impl LocalCluster {
         }
         let mut environment = self.environment.get(id).cloned().unwrap_or_default();
         environment.insert(PARENT_PID.to_string(), std::process::id().to_string());
-        let log = self.logs.join(format!("{id}.log"));
+        let log = self.dir.join(format!("{id}.log"));
         let child = self
             .host(id)
             .spawn(&host::Spawn {
@@ -410,14 +408,14 @@ impl LocalCluster {
                     self.node_command(id, std::slice::from_ref(template))
                         .concat(),
                 );
-                if path.starts_with(&self.logs) {
+                if path.starts_with(&self.dir) {
                     continue;
                 }
                 let name = path
                     .file_name()
                     .map_or_else(|| "log".into(), |name| name.to_string_lossy().into_owned());
-                let local = self.logs.join(id).join("logs").join(name);
-                let fetched = std::fs::create_dir_all(self.logs.join(id).join("logs"))
+                let local = self.dir.join(id).join("logs").join(name);
+                let fetched = std::fs::create_dir_all(self.dir.join(id).join("logs"))
                     .map_err(|error| error.to_string())
                     .and_then(|()| {
                         self.host(id)
@@ -441,7 +439,7 @@ impl LocalCluster {
         if let Ok(mut log) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.logs.join(format!("{id}.log")))
+            .open(self.dir.join(format!("{id}.log")))
         {
             let _ = log.write_all(said.as_bytes());
         }

@@ -10,18 +10,19 @@
 /// `None` when neither is written.
 pub fn line_of(text: &str, field: &str) -> Option<usize> {
     let path: Vec<Segment> = field.split('.').map(Segment::parse).collect();
+    let headers = headers(text);
     // The longest table prefix that is written as a header wins: `operations.read.value`
     // is the key `value` under `[operations.read]`; `nodes.ready.timeout_s` could be a
     // key under `[nodes.ready]` or the dotted key `ready.timeout_s` under `[nodes]`.
     for split in (0..path.len()).rev() {
         let (table, keys) = path.split_at(split);
-        if let Some(line) = find_key(text, table, keys) {
+        if let Some(line) = find_key(text, &headers, table, keys) {
             return Some(line);
         }
     }
     (1..path.len())
         .rev()
-        .find_map(|split| find_header(text, &path[..split]))
+        .find_map(|split| find_header(&headers, &path[..split]))
 }
 
 #[derive(Debug, PartialEq)]
@@ -81,18 +82,22 @@ fn matches(header: &(usize, String, usize), table: &[Segment]) -> bool {
     header.1 == name.join(".") && header.2 == index
 }
 
-fn find_header(text: &str, table: &[Segment]) -> Option<usize> {
-    headers(text)
+fn find_header(headers: &[(usize, String, usize)], table: &[Segment]) -> Option<usize> {
+    headers
         .iter()
         .find(|header| matches(header, table))
         .map(|header| header.0)
 }
 
 /// The line of the dotted key `keys` inside `table` (the top level when empty).
-fn find_key(text: &str, table: &[Segment], keys: &[Segment]) -> Option<usize> {
+fn find_key(
+    text: &str,
+    headers: &[(usize, String, usize)],
+    table: &[Segment],
+    keys: &[Segment],
+) -> Option<usize> {
     let key: Vec<&str> = keys.iter().map(|segment| segment.name).collect();
     let key = key.join(".");
-    let headers = headers(text);
     let (first, last) = if table.is_empty() {
         (1, headers.first().map_or(usize::MAX, |header| header.0))
     } else {

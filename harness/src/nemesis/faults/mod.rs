@@ -78,8 +78,8 @@
 //! let faults = &timed[0];
 //! assert!(faults.len() >= 5);
 //! for fault in faults {
-//!     let (f, value) = fault.fault.start_event();
-//!     assert_eq!(f, "terminate");
+//!     let (f, value) = &fault.fault.start;
+//!     assert_eq!(*f, "terminate");
 //!     assert_eq!(value.as_array().unwrap().len(), 1, "one node each time");
 //! }
 //! // The same seed, the same schedule.
