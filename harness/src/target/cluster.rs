@@ -275,14 +275,6 @@ impl LocalCluster {
             .collect()
     }
 
-    /// Every process's own client address by id, other roles included.
-    pub fn node_addresses(&self) -> BTreeMap<String, std::net::SocketAddr> {
-        self.ports
-            .iter()
-            .map(|(id, port)| (id.clone(), (self.address(id), *port).into()))
-            .collect()
-    }
-
     /// Runs `id` on `host` from its next start.
     pub fn place(&mut self, id: &str, host: Arc<dyn Host>) {
         self.hosts.insert(id.to_string(), host);

@@ -135,23 +135,12 @@ impl Serialize for Chosen {
 }
 
 /// What a workload needs a store to serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requirement {
     /// Multi-key transactions (`txn`).
     Transactions,
     /// Compare-and-set on one key.
     Cas,
-}
-
-impl Requirement {
-    /// Its name, as capabilities are declared.
-    pub fn name(self) -> &'static str {
-        match self {
-            Requirement::Transactions => "transactions",
-            Requirement::Cas => "cas",
-        }
-    }
 }
 
 /// A workload: operations, their generator, final reads, and its judges.
