@@ -22,11 +22,11 @@ fn invalid_history_exits_one_with_a_minimal_witness() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("cannot place: p11 read → 2: it read 2, but the register holds 3"),
+        stdout.contains("cannot place: p11 read → 2: it read 2, but the register holds 1"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("minimal history (4 operations)"),
+        stdout.contains("minimal history (3 operations)"),
         "{stdout}"
     );
     assert!(stdout.contains("linearizable: invalid"), "{stdout}");

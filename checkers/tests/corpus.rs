@@ -64,3 +64,51 @@ fn porcupine_corpus_verdicts_match_expected() {
         mismatches.join("\n")
     );
 }
+
+/// On the corpus's invalid many-key histories the first invalid key decides,
+/// and which one it is, the witness and the counts are the same bytes however
+/// many threads race; `all_keys` finds every invalid key the default left.
+#[test]
+fn the_first_invalid_key_is_the_same_on_any_thread_count() {
+    let dir = corpus_dir();
+    for file in ["kv/c10-bad.txt", "kv/c50-bad.txt"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("corpus file");
+        let history = histories::parse(file, &text, None).expect("corpus file parses");
+        let check = |threads: usize| {
+            let options = Options {
+                threads,
+                ..Options::new(ModelKind::Kv)
+            };
+            linearizable::check(&history, &options).expect("model fits")
+        };
+        let first = check(1);
+        assert_eq!(first.valid, Validity::Invalid, "{file}");
+        assert_eq!(first.invalid_keys.len(), 1, "{file}: one key decides");
+        assert!(first.witnesses[0].minimal, "{file}: its witness is shrunk");
+        assert!(
+            !first.not_checked_keys.is_empty(),
+            "{file}: the rest are left"
+        );
+        let bytes = serde_json::to_string(&first).unwrap();
+        for threads in [2, 2, 4, 8, 8] {
+            assert_eq!(
+                serde_json::to_string(&check(threads)).unwrap(),
+                bytes,
+                "{file}"
+            );
+        }
+    }
+    let text = std::fs::read_to_string(dir.join("kv/c10-bad.txt")).expect("corpus file");
+    let history = histories::parse("c10-bad", &text, None).expect("corpus file parses");
+    let every_key = Options {
+        all_keys: true,
+        ..Options::new(ModelKind::Kv)
+    };
+    let report = linearizable::check(&history, &every_key).expect("model fits");
+    assert!(report.not_checked_keys.is_empty());
+    assert_eq!(
+        report.invalid_keys.len(),
+        8,
+        "c10-bad has eight invalid keys"
+    );
+}

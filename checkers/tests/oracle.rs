@@ -19,9 +19,12 @@ struct Draw {
     key: u8,
 }
 
+/// Keys of a keyed history.
+const KEYS: u8 = 5;
+
 fn draws(max: usize) -> impl Strategy<Value = Vec<Draw>> {
     prop::collection::vec(
-        (0u8..4, 0u8..10, 0u8..4, 0u8..10, 0u8..6, 1u8..8, 0u8..2).prop_map(
+        (0u8..4, 0u8..10, 0u8..4, 0u8..10, 0u8..6, 1u8..8, 0u8..KEYS).prop_map(
             |(process, kind, value, outcome, delay, duration, key)| Draw {
                 process,
                 kind,
@@ -103,11 +106,12 @@ fn build(draws: &[Draw], model: ModelKind, simulate: bool, keyed: bool) -> Histo
     if simulate {
         let mut order: Vec<usize> = (0..ops.len()).collect();
         order.sort_by_key(|&index| (ops[index].effect, index));
-        let mut states: [Value; 2] = match model {
-            ModelKind::Kv => [json!(""), json!("")],
-            ModelKind::Mutex => [json!(false), json!(false)],
-            _ => [Value::Null, Value::Null],
+        let initial = match model {
+            ModelKind::Kv => json!(""),
+            ModelKind::Mutex => json!(false),
+            _ => Value::Null,
         };
+        let mut states = vec![initial; usize::from(KEYS)];
         for index in order {
             let op = &mut ops[index];
             if op.kind == EventType::Fail {
@@ -268,6 +272,46 @@ proptest! {
     #[test]
     fn keys_are_checked_independently(draws in draws(12), simulate in any::<bool>()) {
         agrees(&draws, ModelKind::CasRegister, simulate, true)?;
+    }
+
+    /// By default the first invalid key decides: the verdict is the one every
+    /// key checked gives, exactly one invalid key is reported (one that is
+    /// invalid), the keys checked before it are valid, and the result is the
+    /// same bytes on any number of threads.
+    #[test]
+    fn the_first_invalid_key_decides(draws in draws(30), simulate in any::<bool>()) {
+        let history = build(&draws, ModelKind::CasRegister, simulate, true);
+        let every_key = linearizable::check(&history, &Options {
+            all_keys: true,
+            threads: 1,
+            ..Options::new(ModelKind::CasRegister)
+        }).unwrap();
+        prop_assert!(every_key.not_checked_keys.is_empty());
+        let first = linearizable::check(&history, &Options {
+            threads: 1,
+            ..Options::new(ModelKind::CasRegister)
+        }).unwrap();
+        prop_assert_eq!(first.valid, every_key.valid);
+        prop_assert_eq!(first.keys, every_key.keys);
+        if first.valid == Validity::Invalid {
+            prop_assert_eq!(first.invalid_keys.len(), 1);
+            prop_assert!(every_key.invalid_keys.contains(&first.invalid_keys[0]));
+            prop_assert_eq!(first.witnesses.len(), 1);
+            prop_assert!(first.witnesses[0].minimal);
+        } else {
+            prop_assert!(first.not_checked_keys.is_empty());
+        }
+        for key in &every_key.invalid_keys {
+            prop_assert!(first.invalid_keys.contains(key) || first.not_checked_keys.contains(key));
+        }
+        let bytes = serde_json::to_string(&first).unwrap();
+        for threads in [2, 3, 8] {
+            let again = linearizable::check(&history, &Options {
+                threads,
+                ..Options::new(ModelKind::CasRegister)
+            }).unwrap();
+            prop_assert_eq!(&serde_json::to_string(&again).unwrap(), &bytes);
+        }
     }
 
     /// Renaming processes changes nothing: only real-time order matters.

@@ -766,3 +766,52 @@ fn an_uncertain_write_seen_only_through_an_uncertain_cas_happened() {
         assert_eq!(verdict.valid, Validity::Valid, "{verdict:#?}");
     }
 }
+
+/// Each analysis runs only when a model asked for needs it, and none when the
+/// history is known to be linearizable (proved by counting the analyses run,
+/// not by timing them).
+#[test]
+fn only_the_analyses_the_models_need_run() {
+    // p0 writes 1, p1 reads it, then reads the initial value: several models break.
+    let history = Spec::serial(vec![vec![w(0, 1)], vec![r(0, 1), r(0, 0)]]).history();
+    let budget = Budget::default();
+    let run = |models: &[&str], linearizable: bool| {
+        weak::work::take();
+        let verdicts = weak::check_given(&history, models, &budget, linearizable);
+        assert_eq!(verdicts.len(), models.len());
+        weak::work::take().into_keys().collect::<Vec<_>>()
+    };
+    assert!(run(&[], false).is_empty());
+    assert_eq!(
+        run(&["read-your-writes"], false),
+        ["clocks", "ops", "sessions"]
+    );
+    assert_eq!(run(&["causal-cc"], false), ["causal-cc", "clocks", "ops"]);
+    assert_eq!(
+        run(&["causal-ccv"], false),
+        ["causal-cc", "clocks", "ops"],
+        "CC's pattern already breaks CCv"
+    );
+    assert_eq!(run(&MODELS, true), ["ops"]);
+    // A valid history: every model's own analysis runs when asked.
+    let valid = Spec::serial(vec![vec![w(0, 1)], vec![r(0, 1)]]).history();
+    weak::work::take();
+    let verdicts = weak::check_given(&valid, &MODELS, &budget, false);
+    assert!(
+        verdicts
+            .iter()
+            .all(|verdict| verdict.valid == Validity::Valid)
+    );
+    assert_eq!(
+        weak::work::take().into_keys().collect::<Vec<_>>(),
+        [
+            "causal-cc",
+            "causal-ccv",
+            "causal-cm",
+            "clocks",
+            "ops",
+            "sequential",
+            "sessions"
+        ]
+    );
+}

@@ -7,8 +7,9 @@
 //!
 //! Histories over many keys are split by key (P-compositionality: for registers
 //! and key-value maps a history is linearizable iff each key's is) and the keys
-//! are checked in parallel on all cores. Every key is checked to the end, so the
-//! result does not depend on which thread finishes first.
+//! are checked in parallel on all cores. By default the first invalid key, in a
+//! fixed order, decides the verdict and the keys after it are not checked (see
+//! [`check`]); the result never depends on which thread finishes first.
 
 mod plain;
 mod search;
@@ -22,7 +23,7 @@ use crate::budget::{Budget, Exhausted, Meter};
 use crate::models::{self, AnySpec, ModelError, ModelKind, ModelOptions};
 use crate::verdict::Validity;
 use histories::{History, Outcome};
-use search::{SearchOp, Stats};
+use search::{Limit, SearchOp, Stats};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -43,6 +44,8 @@ pub struct Options {
     /// How many invalid keys get a shrunk, minimal witness (the rest get the
     /// operation that could not be placed).
     pub witnesses_shrunk: usize,
+    /// Check every key to the end, instead of stopping at the first invalid one.
+    pub all_keys: bool,
     /// Which search to run.
     pub algorithm: Algorithm,
 }
@@ -60,14 +63,15 @@ pub enum Algorithm {
 
 impl Options {
     /// Defaults for `model`: absent initial value, the default budget, all cores,
-    /// three shrunk witnesses.
+    /// the first invalid key decides (with one shrunk witness).
     pub fn new(model: ModelKind) -> Options {
         Options {
             model,
             model_options: ModelOptions::default(),
             budget: Budget::default(),
             threads: 0,
-            witnesses_shrunk: 3,
+            witnesses_shrunk: 1,
+            all_keys: false,
             algorithm: Algorithm::Faultline,
         }
     }
@@ -94,6 +98,10 @@ pub struct Report {
     /// Why those keys are unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_reason: Option<String>,
+    /// Keys left unchecked because another key, checked before them, is already
+    /// invalid (see [`check`]), in key order.
+    #[serde(default)]
+    pub not_checked_keys: Vec<Value>,
     /// One witness per invalid key, in key order.
     pub witnesses: Vec<Witness>,
     /// Distinct configurations the searches explored.
@@ -111,19 +119,30 @@ enum KeyResult {
     Valid,
     Invalid(search::DeadEnd),
     Unknown(Exhausted),
-    /// Stopped at the first phase's configuration cap.
+    /// Not decided because a key before it in the checking order is invalid:
+    /// cancelled, skipped, or stopped at the first phase's cap.
+    NotChecked,
+    /// Stopped at the first phase's configuration cap (before the second phase).
     Capped,
     /// The checker itself failed (panicked) on this key.
     Failed(String),
 }
 
-/// Configurations each key may explore before the others have been tried once.
-/// Most keys finish far below it; a key that does not is checked to the end only
-/// if no other key is invalid, since one invalid key already decides the verdict.
-/// A count, not a time, so that the result never depends on the machine.
-const FIRST_PHASE_CAP: u64 = 200_000;
+/// Configurations each key may explore in the first phase, when all keys are
+/// tried once. Most keys finish far below it. If one key is invalid, the keys
+/// that did not finish are left: the verdict is decided. Otherwise they are
+/// checked again to the end. A count, not a time, so that the result never
+/// depends on the machine; small, because a key that needs more is searched
+/// twice.
+const FIRST_PHASE_CAP: u64 = 10_000;
 
 /// Checks `history` for linearizability against `options.model`.
+///
+/// Keys are checked in a fixed order: by size, ties in key order. Unless
+/// `options.all_keys` is set, the first invalid key in that order decides the
+/// verdict: the keys after it are cancelled and reported as not checked, and the
+/// keys before it are always checked (to the first phase's cap), so the result
+/// never depends on which thread finishes first.
 ///
 /// # Errors
 /// [`ModelError`] when an operation is not part of the model (the first one in
@@ -131,19 +150,61 @@ const FIRST_PHASE_CAP: u64 = 200_000;
 pub fn check(history: &History, options: &Options) -> Result<Report, ModelError> {
     let partitions = partition(history);
     let meter = Meter::start(options.budget);
-    let all: Vec<usize> = (0..partitions.len()).collect();
-    let mut results =
-        check_partitions(history, options, &partitions, &all, &meter, FIRST_PHASE_CAP)?;
+    // With one key there is no other key to decide the verdict first.
+    let first_anomaly = !options.all_keys && partitions.len() > 1;
+    // Looking for the first anomaly, the smallest keys first: the cheapest to
+    // decide. Else, and for the keys left to the second phase, the largest
+    // first, so that no thread is left with a large key at the end.
+    let size = |index: &usize| partitions[*index].operations.len();
+    let mut order: Vec<usize> = (0..partitions.len()).collect();
+    if first_anomaly {
+        order.sort_by_key(size);
+    } else {
+        order.sort_by_key(|index| std::cmp::Reverse(size(index)));
+    }
+    let first_cap = if first_anomaly {
+        FIRST_PHASE_CAP
+    } else {
+        u64::MAX
+    };
+    let first = check_partitions(
+        history,
+        options,
+        &partitions,
+        &order,
+        &meter,
+        first_cap,
+        first_anomaly,
+    )?;
+    let mut results: Vec<(KeyResult, Stats)> = (0..partitions.len())
+        .map(|_| (KeyResult::NotChecked, Stats::default()))
+        .collect();
+    for (&index, result) in order.iter().zip(first) {
+        results[index] = result;
+    }
     let any_invalid = results
         .iter()
         .any(|(result, _)| matches!(result, KeyResult::Invalid(_)));
-    let capped: Vec<usize> = all
+    let mut capped: Vec<usize> = order
         .iter()
         .copied()
         .filter(|&index| matches!(results[index].0, KeyResult::Capped))
         .collect();
-    if !any_invalid && !capped.is_empty() {
-        let second = check_partitions(history, options, &partitions, &capped, &meter, u64::MAX)?;
+    capped.sort_by_key(|index| std::cmp::Reverse(size(index)));
+    if any_invalid {
+        for &index in &capped {
+            results[index].0 = KeyResult::NotChecked;
+        }
+    } else if !capped.is_empty() {
+        let second = check_partitions(
+            history,
+            options,
+            &partitions,
+            &capped,
+            &meter,
+            u64::MAX,
+            first_anomaly,
+        )?;
         for (index, result) in capped.into_iter().zip(second) {
             results[index] = result;
         }
@@ -158,16 +219,18 @@ pub fn check(history: &History, options: &Options) -> Result<Report, ModelError>
         invalid_keys: Vec::new(),
         unknown_keys: Vec::new(),
         unknown_reason: None,
+        not_checked_keys: Vec::new(),
         witnesses: Vec::new(),
         configurations: results.iter().map(|(_, stats)| stats.configurations).sum(),
     };
-    for (partition, (result, _)) in partitions.iter().zip(results) {
+    for (partition, (result, stats)) in partitions.iter().zip(results) {
         match result {
             KeyResult::Valid => {}
             KeyResult::Invalid(dead_end) => {
                 report.valid = report.valid.merge(Validity::Invalid);
                 report.invalid_keys.push(partition.key.clone());
-                let shrink = report.witnesses.len() < options.witnesses_shrunk;
+                let shrink = (report.witnesses.len() < options.witnesses_shrunk)
+                    .then_some(stats.configurations);
                 report.witnesses.push(witness::build(
                     history,
                     options,
@@ -188,11 +251,8 @@ pub fn check(history: &History, options: &Options) -> Result<Report, ModelError>
                 report.unknown_keys.push(partition.key.clone());
                 report.unknown_reason = Some(format!("the checker failed on this key: {message}"));
             }
-            KeyResult::Capped => {
-                report.unknown_keys.push(partition.key.clone());
-                report.unknown_reason = Some(format!(
-                    "not finished: another key is already invalid, so these were left after {FIRST_PHASE_CAP} configurations each"
-                ));
+            KeyResult::NotChecked | KeyResult::Capped => {
+                report.not_checked_keys.push(partition.key.clone());
             }
         }
     }
@@ -266,7 +326,7 @@ fn check_operations(
     options: &Options,
     operations: &[usize],
     meter: &Meter,
-    cap: u64,
+    limit: Limit,
 ) -> Result<(search::Outcome, Stats), ModelError> {
     let spec = models::compile(options.model, &options.model_options, history, operations)?;
     let ops = search_ops(history, operations);
@@ -275,11 +335,15 @@ fn check_operations(
         Algorithm::Plain => plain::search::<AnySpec>,
     };
     let mut spec = spec;
-    Ok(run(&mut spec, &ops, meter, cap))
+    Ok(run(&mut spec, &ops, meter, limit))
 }
 
-/// Checks the chosen partitions, largest first, on a pool of scoped threads;
-/// returns their results in the order chosen.
+/// Checks the chosen partitions (indices into `partitions`, in checking order)
+/// on a pool of scoped threads; returns their results in that order. With
+/// `cancel`, the keys after the first invalid one are not checked, or their
+/// searches stop, and are all reported as not checked, whatever any thread
+/// managed to do with them.
+#[allow(clippy::too_many_arguments)]
 fn check_partitions(
     history: &History,
     options: &Options,
@@ -287,9 +351,8 @@ fn check_partitions(
     chosen: &[usize],
     meter: &Meter,
     cap: u64,
+    cancel: bool,
 ) -> Result<Vec<(KeyResult, Stats)>, ModelError> {
-    let mut order: Vec<usize> = (0..chosen.len()).collect();
-    order.sort_by_key(|&slot| std::cmp::Reverse(partitions[chosen[slot]].operations.len()));
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         threads => threads,
@@ -297,44 +360,34 @@ fn check_partitions(
     .min(chosen.len())
     .max(1);
     let next = AtomicUsize::new(0);
+    let first_invalid = AtomicUsize::new(usize::MAX);
     type Slot = Option<Result<(KeyResult, Stats), ModelError>>;
     let slots: Mutex<Vec<Slot>> = Mutex::new((0..chosen.len()).map(|_| None).collect());
     let work = || {
         loop {
-            let claimed = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&slot) = order.get(claimed) else {
+            let position = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&index) = chosen.get(position) else {
                 return;
             };
-            // A checker that panics gives `unknown` for its key, never a crash.
-            let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                check_operations(
+            let limit = Limit {
+                cap,
+                cancel: cancel.then_some((&first_invalid, position)),
+            };
+            let result = if limit.cancelled() {
+                Ok((KeyResult::NotChecked, Stats::default()))
+            } else {
+                check_key(
                     history,
                     options,
-                    &partitions[chosen[slot]].operations,
+                    &partitions[index].operations,
                     meter,
-                    cap,
+                    limit,
                 )
-            }));
-            let result = match checked {
-                Ok(checked) => checked.map(|(outcome, stats)| {
-                    let result = match outcome {
-                        search::Outcome::Linearizable => KeyResult::Valid,
-                        search::Outcome::NotLinearizable(dead_end) => KeyResult::Invalid(dead_end),
-                        search::Outcome::Exhausted(exhausted) => KeyResult::Unknown(exhausted),
-                        search::Outcome::Capped => KeyResult::Capped,
-                    };
-                    (result, stats)
-                }),
-                Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|text| (*text).to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "a panic".to_string());
-                    Ok((KeyResult::Failed(message), Stats::default()))
-                }
             };
-            slots.lock().expect("no thread panics holding the lock")[slot] = Some(result);
+            if let Ok((KeyResult::Invalid(_), _)) = &result {
+                first_invalid.fetch_min(position, Ordering::Relaxed);
+            }
+            slots.lock().expect("no thread panics holding the lock")[position] = Some(result);
         }
     };
     if threads == 1 {
@@ -346,11 +399,21 @@ fn check_partitions(
             }
         });
     }
+    let first_invalid = first_invalid.into_inner();
     let results: Vec<_> = slots
         .into_inner()
         .expect("no thread panics holding the lock")
         .into_iter()
-        .map(|slot| slot.expect("every partition is checked"))
+        .enumerate()
+        .map(
+            |(position, slot)| match slot.expect("every partition is checked or skipped") {
+                // What happened after the first invalid key depends on timing.
+                Ok(_) if cancel && position > first_invalid => {
+                    Ok((KeyResult::NotChecked, Stats::default()))
+                }
+                result => result,
+            },
+        )
         .collect();
     // Report the model error that comes first in the file, whichever thread met it.
     if let Some(error) = results
@@ -364,4 +427,37 @@ fn check_partitions(
         .into_iter()
         .map(|result| result.expect("errors returned above"))
         .collect())
+}
+
+/// Checks one key; a checker that panics gives `unknown` for its key, never a crash.
+fn check_key(
+    history: &History,
+    options: &Options,
+    operations: &[usize],
+    meter: &Meter,
+    limit: Limit,
+) -> Result<(KeyResult, Stats), ModelError> {
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_operations(history, options, operations, meter, limit)
+    }));
+    match checked {
+        Ok(checked) => checked.map(|(outcome, stats)| {
+            let result = match outcome {
+                search::Outcome::Linearizable => KeyResult::Valid,
+                search::Outcome::NotLinearizable(dead_end) => KeyResult::Invalid(dead_end),
+                search::Outcome::Exhausted(exhausted) => KeyResult::Unknown(exhausted),
+                search::Outcome::Capped => KeyResult::Capped,
+                search::Outcome::Cancelled => KeyResult::NotChecked,
+            };
+            (result, stats)
+        }),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            Ok((KeyResult::Failed(message), Stats::default()))
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //! would wrongly fail a crashed `acquire` on a held lock. It exists as the benchmark's same-run baseline and
 //! as a second, independent search for the tests.
 
-use super::search::{DeadEnd, EntryList, Outcome, SearchOp, Stats};
+use super::search::{DeadEnd, EntryList, Limit, Outcome, SearchOp, Stats};
 use crate::budget::Meter;
 use crate::models::{Spec, State};
 use rustc_hash::FxHashSet;
@@ -22,7 +22,7 @@ pub(crate) fn search<S: Spec>(
     spec: &mut S,
     ops: &[SearchOp],
     meter: &Meter,
-    cap: u64,
+    limit: Limit,
 ) -> (Outcome, Stats) {
     let count = ops.len();
     let mut stats = Stats::default();
@@ -62,8 +62,12 @@ pub(crate) fn search<S: Spec>(
                 let _ = meter.charge(-(charged as isize));
                 return (Outcome::Exhausted(exhausted), stats);
             }
+            if limit.cancelled() {
+                let _ = meter.charge(-(charged as isize));
+                return (Outcome::Cancelled, stats);
+            }
         }
-        if stats.configurations >= cap {
+        if stats.configurations >= limit.cap {
             let _ = meter.charge(-(charged as isize));
             return (Outcome::Capped, stats);
         }

@@ -61,11 +61,15 @@
 use super::super::budget::{Exhausted, Meter};
 use super::super::models::{Effect, Spec, State};
 use hashbrown::HashTable;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
 /// How many loop iterations between budget checks.
 const CHECK_EVERY: u64 = 4096;
+/// How many `ok` operations invoked after the first pending return rule 8
+/// looks at, besides the pending ones.
+const LOOK_AHEAD: usize = 16;
 
 /// One operation of a partition, as the search sees it.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +104,33 @@ pub(crate) enum Outcome {
     Exhausted(Exhausted),
     /// The configuration cap was reached first.
     Capped,
+    /// Another key, checked before this one, was found invalid.
+    Cancelled,
+}
+
+/// Where a search stops before its end, other than the budget.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit<'a> {
+    /// Configurations it may explore.
+    pub cap: u64,
+    /// The position of the first key found invalid (shared by the threads of a
+    /// check), and this key's position: the search stops once a key before it
+    /// is invalid, since that key decides the verdict.
+    pub cancel: Option<(&'a AtomicUsize, usize)>,
+}
+
+impl Limit<'_> {
+    /// At most `cap` configurations, never cancelled.
+    pub(crate) fn capped(cap: u64) -> Limit<'static> {
+        Limit { cap, cancel: None }
+    }
+
+    /// Whether a key before this one is invalid.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|(first_invalid, position)| {
+            first_invalid.load(Ordering::Relaxed) < position
+        })
+    }
 }
 
 /// What the search did, for results and benchmarks.
@@ -269,6 +300,9 @@ enum Cursor {
     Info { bound: u32, pass: u8, next: u32 },
     /// Nothing else needs trying here (rule 7): back out.
     Done,
+    /// The `ok` operation of this rank can never take effect from here (rule 8):
+    /// back out, naming it as what cannot be placed.
+    Hopeless { rank: u32 },
 }
 
 /// A move on the search stack, what it replaced and where to resume after it.
@@ -294,12 +328,12 @@ fn first_return(list: &EntryList) -> u32 {
 }
 
 /// Searches for a linearization of `ops` (partition-local, in invocation order).
-/// Explores at most `cap` configurations.
+/// Explores at most `limit.cap` configurations.
 pub(crate) fn search<S: Spec>(
     spec: &mut S,
     ops: &[SearchOp],
     meter: &Meter,
-    cap: u64,
+    limit: Limit,
 ) -> (Outcome, Stats) {
     // Rank the `ok` operations and collect the indeterminate ones that can change
     // the state (rule 2).
@@ -361,6 +395,7 @@ pub(crate) fn search<S: Spec>(
     for (index, &local) in info_local.iter().enumerate() {
         slot_of[local] = (true, index as u32);
     }
+    let ok_calls: Vec<usize> = ok_positions.iter().map(|&(call, _)| call).collect();
     let ok_read_only: Vec<bool> = ok_local
         .iter()
         .map(|&local| spec.effect(local) == Effect::ReadOnly)
@@ -411,8 +446,12 @@ pub(crate) fn search<S: Spec>(
                 meter_release(meter, charged_bytes);
                 return (Outcome::Exhausted(exhausted), stats);
             }
+            if limit.cancelled() {
+                meter_release(meter, charged_bytes);
+                return (Outcome::Cancelled, stats);
+            }
         }
-        if stats.configurations >= cap {
+        if stats.configurations >= limit.cap {
             meter_release(meter, charged_bytes);
             return (Outcome::Capped, stats);
         }
@@ -423,7 +462,7 @@ pub(crate) fn search<S: Spec>(
                 // Rule 8: a pending operation that can never succeed ends this branch.
                 let mut entry = list.next[HEAD as usize];
                 let mut forced = None;
-                let mut hopeless = false;
+                let mut hopeless = None;
                 while entry != bound {
                     let rank = list.rank[entry as usize];
                     if list.is_call[entry as usize] {
@@ -438,15 +477,30 @@ pub(crate) fn search<S: Spec>(
                             (true, index) => !bit(&applied, index as usize),
                         };
                         if spec.hopeless(state, local, &available) {
-                            hopeless = true;
+                            hopeless = Some(rank);
                             break;
                         }
                     }
                     entry = list.next[entry as usize];
                 }
+                // Rule 8 looks ahead too: the `ok` operations invoked after the
+                // bound have not taken effect (nothing invoked after a pending
+                // return can go yet), and each of them must take effect later.
+                if forced.is_none() && hopeless.is_none() {
+                    let bound_position = list.position[bound as usize];
+                    let first = ok_calls.partition_point(|&call| call < bound_position);
+                    let available = |other: usize| match slot_of[other] {
+                        (_, NIL) => false,
+                        (false, rank) => !bit(&linearized, rank as usize),
+                        (true, index) => !bit(&applied, index as usize),
+                    };
+                    hopeless = (first..ok_count.min(first + LOOK_AHEAD))
+                        .find(|&rank| spec.hopeless(state, ok_local[rank], &available))
+                        .map(|rank| rank as u32);
+                }
                 match forced {
-                    _ if hopeless => {
-                        cursor = Cursor::Done;
+                    _ if let Some(rank) = hopeless => {
+                        cursor = Cursor::Hopeless { rank };
                         None
                     }
                     Some(rank) => {
@@ -480,7 +534,7 @@ pub(crate) fn search<S: Spec>(
                 // A read that could go was taken by rule 7, so those left cannot.
                 (!ok_read_only[rank as usize]).then_some(rank)
             }
-            Cursor::Info { .. } | Cursor::Done => None,
+            Cursor::Info { .. } | Cursor::Done | Cursor::Hopeless { .. } => None,
         };
         if let Some(rank) = ok_candidate {
             let Some(next_state) = spec.step(state, ok_local[rank as usize]) else {
@@ -533,11 +587,17 @@ pub(crate) fn search<S: Spec>(
         }
         let (bound, pass, next) = match cursor {
             Cursor::Info { bound, pass, next } => (bound, pass, next),
-            Cursor::Done => (first_return(&list), 1, u32::MAX),
+            Cursor::Done | Cursor::Hopeless { .. } => (first_return(&list), 1, u32::MAX),
             _ => continue,
         };
         let bound_position = list.position[bound as usize];
         let blocked = ok_local[list.rank[bound as usize] as usize];
+        // What cannot be placed here: the operation that can never take effect,
+        // else the one whose return comes first.
+        let culprit = match cursor {
+            Cursor::Hopeless { rank } => ok_local[rank as usize],
+            _ => blocked,
+        };
         let mut found = None;
         let mut index = next as usize;
         while index < info_count && info_call[index] < bound_position {
@@ -616,7 +676,7 @@ pub(crate) fn search<S: Spec>(
                 }
             }));
             shared = frames.len();
-            best_culprit = blocked;
+            best_culprit = culprit;
         }
         let Some(frame) = frames.pop() else {
             stats.cache_bytes = stats.cache_bytes.max(cache.bytes());

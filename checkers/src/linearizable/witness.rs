@@ -86,7 +86,8 @@ pub struct Witness {
     pub key_operations: usize,
 }
 
-/// Builds the witness for one invalid key, shrinking it when `shrink` is set.
+/// Builds the witness for one invalid key, shrinking it when `shrink` is set
+/// (to the configurations the key's search explored).
 pub(super) fn build(
     history: &History,
     options: &Options,
@@ -94,11 +95,18 @@ pub(super) fn build(
     key: &Value,
     operations: &[usize],
     dead_end: &DeadEnd,
-    shrink: bool,
+    shrink: Option<u64>,
 ) -> Witness {
-    let (subset, dead_end, minimal) = if shrink {
+    let (subset, dead_end, minimal) = if let Some(configurations) = shrink {
         let time_limit = meter.remaining().min(SHRINK_TIME_LIMIT);
-        let shrunk = shrink::shrink(history, options, operations, dead_end, time_limit);
+        let shrunk = shrink::shrink(
+            history,
+            options,
+            operations,
+            dead_end,
+            configurations,
+            time_limit,
+        );
         (shrunk.operations, shrunk.dead_end, shrunk.minimal)
     } else {
         (operations.to_vec(), dead_end.clone(), false)

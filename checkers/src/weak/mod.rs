@@ -159,8 +159,11 @@ pub fn check(history: &History, models: &[&str], budget: &Budget) -> Vec<WeakVer
     check_given(history, models, budget, false)
 }
 
-/// As [`check`], knowing whether the history is linearizable: if it is, it is
-/// sequentially consistent too, and no search is needed.
+/// As [`check`], knowing whether the history is linearizable: if it is, it
+/// satisfies every model here (each is implied by linearizability) and no
+/// analysis runs. Otherwise each analysis runs only if a model asked for
+/// needs it: the session guarantees need the causal order's clocks; CC needs
+/// those and its patterns; CCv and CM need CC's; sequential needs all three.
 pub fn check_given(
     history: &History,
     models: &[&str],
@@ -173,29 +176,60 @@ pub fn check_given(
         .copied()
         .filter(|model| models.contains(model))
         .collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    work::record("ops");
     let ops = match Ops::of(history) {
         Ok(ops) => ops,
         Err(ops::Unsupported(reason)) => {
             return wanted.iter().map(|model| unknown(model, &reason)).collect();
         }
     };
+    if linearizable {
+        return wanted
+            .iter()
+            .map(|model| WeakVerdict {
+                model: (*model).into(),
+                valid: Validity::Valid,
+                witness: None,
+                reason: Some("implied: the history is linearizable".to_string()),
+            })
+            .collect();
+    }
+    let asked = |names: &[&str]| wanted.iter().any(|model| names.contains(model));
+    let needs_sequential = asked(&["sequential"]);
+    let needs_ccv = needs_sequential || asked(&["causal-ccv"]);
+    let needs_cm = needs_sequential || asked(&["causal-cm"]);
+    let needs_cc = needs_ccv || needs_cm || asked(&["causal-cc"]);
+    let needs_sessions = asked(&session::GUARANTEES);
     let render = |finding: &Finding| render(history, &ops, finding);
-    // CC's patterns; the causal order's clocks when it is acyclic (a
-    // thin-air read has no source and so adds no edge).
-    let (clocks, cc_finding, forced) = match Clocks::of(&ops, &Default::default()) {
-        Err(cycle) => (
-            None,
-            Some(causal::cyclic(&ops, &cycle, "CyclicCO", "causal order")),
-            None,
-        ),
-        Ok(clocks) => match causal::thin_air(&ops) {
-            Some(finding) => (Some(clocks), Some(finding), None),
-            None => match causal::cc(&ops, &clocks) {
-                causal::Causal::Violation(finding) => (Some(clocks), Some(finding), None),
-                causal::Causal::Consistent(forced) => (Some(clocks), None, Some(forced)),
-            },
-        },
-    };
+    // The causal order's clocks when it is acyclic (a thin-air read has no
+    // source and so adds no edge), and CC's patterns.
+    let mut clocks = None;
+    let mut cc_finding = None;
+    let mut forced = None;
+    if needs_cc || needs_sessions {
+        work::record("clocks");
+        match Clocks::of(&ops, &Default::default()) {
+            Err(cycle) => {
+                cc_finding = Some(causal::cyclic(&ops, &cycle, "CyclicCO", "causal order"));
+            }
+            Ok(found) => {
+                if needs_cc {
+                    work::record("causal-cc");
+                    match causal::thin_air(&ops) {
+                        Some(finding) => cc_finding = Some(finding),
+                        None => match causal::cc(&ops, &found) {
+                            causal::Causal::Violation(finding) => cc_finding = Some(finding),
+                            causal::Causal::Consistent(edges) => forced = Some(edges),
+                        },
+                    }
+                }
+                clocks = Some(found);
+            }
+        }
+    }
     let implied = |weaker: &str| {
         Some(format!(
             "implied: the pattern breaks {weaker}, which this model implies"
@@ -203,21 +237,27 @@ pub fn check_given(
     };
     let ccv_finding = match (&cc_finding, &forced) {
         (Some(finding), _) => Some((finding.clone(), implied("causal-cc"))),
-        (None, Some(forced))
-            if wanted.contains(&"causal-ccv") || wanted.contains(&"sequential") =>
-        {
+        (None, Some(forced)) if needs_ccv => {
+            work::record("causal-ccv");
             causal::ccv(&ops, forced).map(|finding| (finding, None))
         }
         _ => None,
     };
     let cm_finding = match &cc_finding {
         Some(finding) => Some((finding.clone(), implied("causal-cc"))),
-        None if wanted.contains(&"causal-cm") || wanted.contains(&"sequential") => {
+        None if needs_cm => {
+            work::record("causal-cm");
             causal::cm(&ops).map(|finding| (finding, None))
         }
         None => None,
     };
-    let sessions = clocks.as_ref().map(|clocks| session::check(&ops, clocks));
+    let sessions = match &clocks {
+        Some(clocks) if needs_sessions => {
+            work::record("sessions");
+            Some(session::check(&ops, clocks))
+        }
+        _ => None,
+    };
     let mut verdicts = Vec::new();
     for model in wanted {
         let result = match model {
@@ -234,14 +274,8 @@ pub fn check_given(
                         )),
                         &render,
                     )
-                } else if linearizable {
-                    WeakVerdict {
-                        model: model.into(),
-                        valid: Validity::Valid,
-                        witness: None,
-                        reason: Some("implied: the history is linearizable".to_string()),
-                    }
                 } else if ops.keys.len() <= 1 {
+                    work::record("sequential");
                     match sequential::single_key(&ops) {
                         sequential::Sequential::Invalid(finding) => {
                             verdict(model, Some((&finding, None)), &render)
@@ -249,6 +283,7 @@ pub fn check_given(
                         _ => verdict(model, None, &render),
                     }
                 } else {
+                    work::record("sequential");
                     match sequential::search(&ops, started + budget.time_limit) {
                         sequential::Sequential::Valid => verdict(model, None, &render),
                         sequential::Sequential::Invalid(finding) => {
@@ -295,6 +330,27 @@ pub fn check_given(
         verdicts.push(result);
     }
     verdicts
+}
+
+/// Which analyses ran, counted per thread: tests use it to prove that a check
+/// did only the work its models need.
+pub mod work {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    thread_local! {
+        static RUN: RefCell<BTreeMap<&'static str, usize>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    pub(super) fn record(analysis: &'static str) {
+        RUN.with(|run| *run.borrow_mut().entry(analysis).or_default() += 1);
+    }
+
+    /// The analyses run on this thread since the last call, with how often;
+    /// resets the counts.
+    pub fn take() -> BTreeMap<&'static str, usize> {
+        RUN.with(|run| std::mem::take(&mut *run.borrow_mut()))
+    }
 }
 
 /// Names the finding's operations `A`, `B`, … and spells the argument out.

@@ -148,6 +148,43 @@ impl Checker for Transactional {
 mod tests {
     use super::*;
 
+    /// A register history checked for linearizability alone runs no analysis
+    /// of the weak models (counted, not timed); asked for one, it does.
+    #[test]
+    fn a_linearizability_check_runs_no_weak_analysis() {
+        use histories::HistoryBuilder;
+        use serde_json::json;
+        // p1 reads the initial value after p0's write completed: not
+        // linearizable, and not even read-your-writes-clean for the weak
+        // models to skip by implication.
+        let history = HistoryBuilder::new()
+            .invoke(0, "write", json!(1))
+            .ok(0, "write", json!(1))
+            .invoke(1, "read", json!(null))
+            .ok(1, "read", json!(null))
+            .invoke(0, "read", json!(null))
+            .ok(0, "read", json!(null))
+            .build()
+            .unwrap();
+        let options = linearizable::Options::new(checkers::ModelKind::CasRegister);
+        let txn_options = TxnOptions::default();
+        let check = |models: &[&str]| {
+            weak::work::take();
+            let checkers =
+                crate::checking::check_history(&history, &options, &txn_options, models, None)
+                    .unwrap();
+            (checkers, weak::work::take())
+        };
+        let (checkers, work) = check(&[LINEARIZABLE]);
+        assert_eq!(checkers.linearizable.unwrap().valid, Validity::Invalid);
+        assert!(work.is_empty(), "weak analyses ran: {work:?}");
+        let (_, work) = check(&[LINEARIZABLE, "read-your-writes"]);
+        assert_eq!(
+            work.into_keys().collect::<Vec<_>>(),
+            ["clocks", "ops", "sessions"]
+        );
+    }
+
     #[test]
     fn every_checker_is_registered_once_and_found_by_name() {
         for checker in ALL {

@@ -117,9 +117,10 @@ fn render_linearizable(
     let detail = match report.valid {
         Validity::Valid => format!("all {} key(s) linearizable", report.keys),
         Validity::Invalid => format!(
-            "{} of {} key(s) not linearizable",
+            "{} of {} key(s) not linearizable{}",
             report.invalid_keys.len(),
-            report.keys
+            report.keys,
+            not_checked(report)
         ),
         Validity::Unknown => format!(
             "{} of {} key(s) undecided",
@@ -135,6 +136,15 @@ fn render_linearizable(
         elapsed.as_secs_f64() * 1e3
     );
     out
+}
+
+/// `, 8 not checked (--all-keys checks them)` when the first invalid key left
+/// others unchecked.
+pub fn not_checked(report: &Report) -> String {
+    match report.not_checked_keys.len() {
+        0 => String::new(),
+        count => format!(", {count} not checked after it (--all-keys checks every key)"),
+    }
 }
 
 fn render_txn(

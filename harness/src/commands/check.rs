@@ -50,6 +50,11 @@ pub struct CheckArgs {
     /// Threads for checking keys in parallel (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Check every key of a history split by key to the end, and shrink up to
+    /// three witnesses; by default the first invalid key (largest keys first)
+    /// decides and the keys after it are not checked.
+    #[arg(long)]
+    pub all_keys: bool,
     /// The search: faultline, or plain (Porcupine's algorithm, the benchmark baseline).
     #[arg(long, default_value = "faultline")]
     pub algorithm: String,
@@ -88,7 +93,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         },
         budget,
         threads: args.threads,
-        witnesses_shrunk: 3,
+        witnesses_shrunk: if args.all_keys { 3 } else { 1 },
+        all_keys: args.all_keys,
         algorithm: arguments.algorithm,
     };
     let txn_options = TxnOptions {

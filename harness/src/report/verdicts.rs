@@ -110,8 +110,9 @@ fn linearizable_rows(verdicts: &mut Verdicts, report: &Report, index: &HistoryIn
     let detail = match report.valid {
         Validity::Valid => format!("all {keys} key(s) linearizable"),
         Validity::Invalid => format!(
-            "{} of {keys} key(s) not linearizable",
-            report.invalid_keys.len()
+            "{} of {keys} key(s) not linearizable{}",
+            report.invalid_keys.len(),
+            crate::checking::render::not_checked(report)
         ),
         Validity::Unknown => format!(
             "{} of {keys} key(s) undecided: {}",
