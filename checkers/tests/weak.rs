@@ -792,7 +792,7 @@ fn only_the_analyses_the_models_need_run() {
         ["causal-cc", "clocks", "ops"],
         "CC's pattern already breaks CCv"
     );
-    assert_eq!(run(&MODELS, true), ["ops"]);
+    assert!(run(&MODELS, true).is_empty());
     // A valid history: every model's own analysis runs when asked.
     let valid = Spec::serial(vec![vec![w(0, 1)], vec![r(0, 1)]]).history();
     weak::work::take();

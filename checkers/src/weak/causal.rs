@@ -16,7 +16,7 @@
 //! (earlier ones precede it in session order), so CC and CCv cost
 //! O(reads × sessions × log n) and CM that again per session and round.
 
-use super::ops::{Clocks, OpId, Ops, Source};
+use super::ops::{CausalClocks, Clocks, OpId, Ops, Overlay, Source};
 use super::{Finding, placeholder};
 use rustc_hash::FxHashMap;
 
@@ -110,8 +110,13 @@ pub fn cc(ops: &Ops, clocks: &Clocks) -> Causal {
             continue;
         };
         let key = ops.ops[read].key;
-        for session in 0..ops.sessions.len() {
-            let Some(other) = ops.last_write(session, key, clocks.seen(read, session)) else {
+        let writer = match source {
+            Source::Write(writer) => Some(writer),
+            _ => None,
+        };
+        for &session in &ops.writers[key] {
+            let bound = clocks.seen(read, session.0);
+            let Some(other) = ops.unseen_write(clocks, session, key, bound, writer) else {
                 continue;
             };
             match source {
@@ -122,7 +127,10 @@ pub fn cc(ops: &Ops, clocks: &Clocks) -> Causal {
                     if clocks.before(ops, writer, other) {
                         return Causal::Violation(write_co_read(ops, Some(writer), other, read));
                     }
-                    forced.entry((other, writer)).or_insert(read);
+                    // An edge the causal order already has adds nothing.
+                    if !clocks.before(ops, other, writer) {
+                        forced.entry((other, writer)).or_insert(read);
+                    }
                 }
                 _ => {}
             }
@@ -210,9 +218,14 @@ fn arbitration_cycle(
     )
 }
 
-/// CM's per-session patterns, given that CC holds: for each session, `HB_p`
-/// to a fixpoint.
-pub fn cm(ops: &Ops) -> Option<Finding> {
+/// CM's per-session patterns, given that CC holds (`co`: the causal order's
+/// clocks): for each session, `HB_p` to a fixpoint. A session whose reads
+/// force no edge the causal order lacks has `HB_p` = the causal order, which
+/// CC already judged; for the others the clocks are recomputed only from the
+/// earliest operation an added edge leads to up to the session's last read
+/// (every edge joins operations in that read's causal past, so nothing else
+/// changes or matters).
+pub fn cm(ops: &Ops, co: &Clocks) -> Option<Finding> {
     for session in 0..ops.sessions.len() {
         let reads: Vec<OpId> = ops.sessions[session]
             .1
@@ -220,55 +233,90 @@ pub fn cm(ops: &Ops) -> Option<Finding> {
             .copied()
             .filter(|&id| !ops.ops[id].is_write())
             .collect();
-        if reads.is_empty() {
+        let Some(&last_read) = reads.last() else {
             continue;
-        }
+        };
         let mut forced: FxHashMap<(OpId, OpId), OpId> = FxHashMap::default();
         let mut extra: Forced = FxHashMap::default();
+        let mut start = co.rank(last_read);
+        let mut overlay: Option<Overlay> = None;
         // Each round adds edges; there are at most writes² of them.
         loop {
-            let clocks = match Clocks::of(ops, &extra) {
-                Ok(clocks) => clocks,
-                Err(cycle) => return Some(arbitration_cycle(ops, &cycle, &forced, "CyclicHB")),
+            let added = match &overlay {
+                Some(clocks) => cm_round(ops, clocks, &reads, session, &mut forced, &mut extra),
+                None => cm_round(ops, co, &reads, session, &mut forced, &mut extra),
             };
-            let mut added = false;
-            for &read in &reads {
-                let Some(source) = ops.source(read) else {
-                    continue;
-                };
-                let key = ops.ops[read].key;
-                for other_session in 0..ops.sessions.len() {
-                    let bound = clocks.seen(read, other_session);
-                    let Some(other) = ops.last_write(other_session, key, bound) else {
-                        continue;
-                    };
-                    match source {
-                        Source::Init => {
-                            let mut finding = write_co_read(ops, None, other, read);
-                            finding.pattern = "WriteHBInitRead";
-                            finding.text = format!(
-                                "{} (as session {} sees the order)",
-                                finding.text, ops.sessions[session].0
-                            );
-                            return Some(finding);
-                        }
-                        Source::Write(writer) if writer != other => {
-                            if let std::collections::hash_map::Entry::Vacant(slot) =
-                                forced.entry((other, writer))
-                            {
-                                slot.insert(read);
-                                extra.entry(other).or_default().push(writer);
-                                added = true;
-                            }
-                        }
-                        _ => {}
+            match added {
+                Err(finding) => return Some(finding),
+                Ok(targets) if targets.is_empty() => break,
+                Ok(targets) => {
+                    for target in targets {
+                        start = start.min(co.rank(target));
                     }
                 }
             }
-            if !added {
-                break;
+            let end = extra
+                .iter()
+                .flat_map(|(&from, to)| std::iter::once(from).chain(to.iter().copied()))
+                .map(|id| co.rank(id))
+                .fold(co.rank(last_read), usize::max);
+            match Overlay::of(ops, co, &extra, (start, end)) {
+                Ok(clocks) => overlay = Some(clocks),
+                Err(cycle) => return Some(arbitration_cycle(ops, &cycle, &forced, "CyclicHB")),
             }
         }
     }
     None
+}
+
+/// One round of CM's fixpoint for `session`: the edges its reads force that
+/// `clocks` lack, added to `forced` and `extra`. Returns the new edges'
+/// targets (none: the fixpoint is reached), or a finding.
+fn cm_round(
+    ops: &Ops,
+    clocks: &impl CausalClocks,
+    reads: &[OpId],
+    session: usize,
+    forced: &mut FxHashMap<(OpId, OpId), OpId>,
+    extra: &mut Forced,
+) -> Result<Vec<OpId>, Finding> {
+    let mut targets = Vec::new();
+    for &read in reads {
+        let Some(source) = ops.source(read) else {
+            continue;
+        };
+        let key = ops.ops[read].key;
+        let writer = match source {
+            Source::Write(writer) => Some(writer),
+            _ => None,
+        };
+        for &other_session in &ops.writers[key] {
+            let bound = clocks.seen(read, other_session.0);
+            let Some(other) = ops.unseen_write(clocks, other_session, key, bound, writer) else {
+                continue;
+            };
+            match source {
+                Source::Init => {
+                    let mut finding = write_co_read(ops, None, other, read);
+                    finding.pattern = "WriteHBInitRead";
+                    finding.text = format!(
+                        "{} (as session {} sees the order)",
+                        finding.text, ops.sessions[session].0
+                    );
+                    return Err(finding);
+                }
+                Source::Write(writer) if writer != other && !clocks.before(ops, other, writer) => {
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        forced.entry((other, writer))
+                    {
+                        slot.insert(read);
+                        extra.entry(other).or_default().push(writer);
+                        targets.push(writer);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(targets)
 }

@@ -73,6 +73,10 @@ pub struct Ops {
     pub readers: FxHashMap<(usize, Option<OpId>), Vec<OpId>>,
     /// Each session's writes per key: (position, op), in order.
     pub writes: FxHashMap<(usize, usize), Vec<(u32, OpId)>>,
+    /// Per key, the sessions that write it, each with the position of its last
+    /// write of it: a read looks at these sessions only, and skips at once
+    /// those whose writes of its key its source has all seen.
+    pub writers: Vec<Vec<(usize, u32)>>,
 }
 
 /// One operation of the history, before sources are known.
@@ -84,6 +88,15 @@ struct Raw {
     operation: usize,
     /// An `info` write or cas: kept only if observed.
     uncertain: bool,
+}
+
+/// Whether every client operation of `history` is a read, a write or a cas.
+pub fn registers_only(history: &History) -> bool {
+    history.operations.iter().all(|operation| {
+        let invocation = history.invocation(operation);
+        !matches!(invocation.process, Process::Client(_))
+            || matches!(invocation.f.as_str(), "read" | "write" | "cas")
+    })
 }
 
 impl Ops {
@@ -253,12 +266,21 @@ impl Ops {
             }
             op.read = Some(source);
         }
+        let mut writers: Vec<Vec<(usize, u32)>> = vec![Vec::new(); keys.len()];
+        for (&(session, key), list) in &writes {
+            let last = list.last().map_or(0, |&(position, _)| position);
+            writers[key].push((session, last));
+        }
+        for list in &mut writers {
+            list.sort_unstable();
+        }
         Ok(Ops {
             ops,
             sessions,
             keys,
             readers,
             writes,
+            writers,
         })
     }
 
@@ -278,6 +300,30 @@ impl Ops {
         let list = self.writes.get(&(session, key))?;
         let count = list.partition_point(|&(_, id)| !after(id));
         list.get(count).map(|&(_, id)| id)
+    }
+
+    /// The last write of `session` to `key` at a position at most `bound`
+    /// that `source`'s causal past does not already hold, if any: a write
+    /// of the read's key by that session which could be newer than what it
+    /// read. `last` is the session's last write of the key, from
+    /// [`Ops::writers`].
+    pub fn unseen_write(
+        &self,
+        clocks: &impl CausalClocks,
+        (session, last): (usize, u32),
+        key: usize,
+        bound: u32,
+        source: Option<OpId>,
+    ) -> Option<OpId> {
+        if bound == 0 {
+            return None;
+        }
+        if let Some(writer) = source
+            && clocks.seen(writer, session) >= bound.min(last)
+        {
+            return None;
+        }
+        self.last_write(session, key, bound)
     }
 
     /// The last write of `session` to `key` at a position at most `bound`.
@@ -309,6 +355,26 @@ pub struct Clocks {
     clocks: Vec<u32>,
     /// A topological order, the earliest completed first among those ready.
     pub order: Vec<OpId>,
+    /// Each operation's position in `order`.
+    rank: Vec<u32>,
+}
+
+/// What the weak checkers ask of a causal order's clocks.
+pub trait CausalClocks {
+    /// The position of the last operation of `session` strictly before `id`.
+    fn seen(&self, id: OpId, session: usize) -> u32;
+
+    /// Whether `a` is strictly before `b`.
+    fn before(&self, ops: &Ops, a: OpId, b: OpId) -> bool {
+        let a_op = &ops.ops[a];
+        self.seen(b, a_op.session) >= a_op.position
+    }
+}
+
+impl CausalClocks for Clocks {
+    fn seen(&self, id: OpId, session: usize) -> u32 {
+        self.clocks[id * self.sessions + session]
+    }
 }
 
 impl Clocks {
@@ -367,13 +433,17 @@ impl Clocks {
             }
         }
         if order.len() == n {
+            let mut rank = vec![0u32; n];
+            for (position, &id) in order.iter().enumerate() {
+                rank[id] = position as u32;
+            }
             return Ok(Clocks {
                 sessions: k,
                 clocks,
                 order,
+                rank,
             });
         }
-        // Every node left has a predecessor left: walk back until one repeats.
         let mut predecessors: Vec<Vec<OpId>> = vec![Vec::new(); n];
         for (from, targets) in successors.iter().enumerate() {
             for &to in targets {
@@ -381,32 +451,162 @@ impl Clocks {
             }
         }
         let start = (0..n).find(|&id| waiting[id] > 0).expect("a node is left");
-        let mut seen: FxHashMap<OpId, usize> = FxHashMap::default();
-        let mut walk = vec![start];
-        let mut at = start;
-        loop {
-            seen.insert(at, walk.len() - 1);
-            at = *predecessors[at]
+        Err(walk_back(start, |at| {
+            *predecessors[at]
                 .iter()
                 .find(|&&before| waiting[before] > 0)
-                .expect("a node left has a predecessor left");
-            if let Some(&first) = seen.get(&at) {
-                let mut cycle: Vec<OpId> = walk[first..].to_vec();
-                cycle.reverse();
-                return Err(cycle);
-            }
-            walk.push(at);
-        }
+                .expect("a node left has a predecessor left")
+        }))
     }
 
     /// Whether `a` is strictly before `b`.
     pub fn before(&self, ops: &Ops, a: OpId, b: OpId) -> bool {
-        let a_op = &ops.ops[a];
-        self.clocks[b * self.sessions + a_op.session] >= a_op.position
+        CausalClocks::before(self, ops, a, b)
     }
 
     /// The position of the last operation of `session` strictly before `id`.
     pub fn seen(&self, id: OpId, session: usize) -> u32 {
-        self.clocks[id * self.sessions + session]
+        CausalClocks::seen(self, id, session)
+    }
+}
+
+/// A cycle found by walking back from `start` along `predecessor` (every node
+/// on the way has one) until a node repeats; in forward order.
+fn walk_back(start: OpId, predecessor: impl Fn(OpId) -> OpId) -> Vec<OpId> {
+    let mut seen: FxHashMap<OpId, usize> = FxHashMap::default();
+    let mut walk = vec![start];
+    let mut at = start;
+    loop {
+        seen.insert(at, walk.len() - 1);
+        at = predecessor(at);
+        if let Some(&first) = seen.get(&at) {
+            let mut cycle: Vec<OpId> = walk[first..].to_vec();
+            cycle.reverse();
+            return cycle;
+        }
+        walk.push(at);
+    }
+}
+
+/// The clocks of a causal order with extra edges added, recomputed only where
+/// they can differ from `base`'s: the edges' targets are all at or after the
+/// window's start in `base`'s topological order, so operations before it keep
+/// their clocks; operations after its end are not asked about. Everything an
+/// extra edge joins must lie within the window.
+pub struct Overlay<'a> {
+    base: &'a Clocks,
+    /// The window's first position in `base.order`.
+    start: usize,
+    /// The recomputed rows, by position in the window.
+    rows: Vec<u32>,
+}
+
+impl<'a> Overlay<'a> {
+    /// The clocks of `base`'s order plus `extra` (edges `from → to`) over the
+    /// positions `start..=end` of `base.order`, or a cycle of it.
+    pub fn of(
+        ops: &Ops,
+        base: &'a Clocks,
+        extra: &FxHashMap<OpId, Vec<OpId>>,
+        (start, end): (usize, usize),
+    ) -> Result<Overlay<'a>, Vec<OpId>> {
+        let k = base.sessions;
+        let window = &base.order[start..=end];
+        let slot = |id: OpId| -> Option<usize> {
+            let rank = base.rank[id] as usize;
+            (start..=end).contains(&rank).then(|| rank - start)
+        };
+        let mut rows = vec![0u32; window.len() * k];
+        let mut successors: Vec<Vec<usize>> = vec![Vec::new(); window.len()];
+        let mut predecessors: Vec<Vec<usize>> = vec![Vec::new(); window.len()];
+        let mut waiting = vec![0u32; window.len()];
+        // Joins `from`'s clock and itself into row `to` (from outside: `base`'s).
+        let join_base = |rows: &mut [u32], to: usize, from: OpId| {
+            let (session, position) = (ops.ops[from].session, ops.ops[from].position);
+            for s in 0..k {
+                let mut mine = base.seen(from, s);
+                if s == session {
+                    mine = mine.max(position);
+                }
+                let slot = &mut rows[to * k + s];
+                *slot = (*slot).max(mine);
+            }
+        };
+        let mut incoming: FxHashMap<OpId, Vec<OpId>> = FxHashMap::default();
+        for (&from, targets) in extra {
+            for &to in targets {
+                incoming.entry(to).or_default().push(from);
+            }
+        }
+        for (index, &id) in window.iter().enumerate() {
+            let extra_in = incoming.get(&id).into_iter().flatten().copied();
+            for before in ops.predecessors(id).chain(extra_in) {
+                match slot(before) {
+                    Some(from) => {
+                        successors[from].push(index);
+                        predecessors[index].push(from);
+                        waiting[index] += 1;
+                    }
+                    None => join_base(&mut rows, index, before),
+                }
+            }
+        }
+        let mut ready: Vec<usize> = (0..window.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut done = 0;
+        while let Some(index) = ready.pop() {
+            done += 1;
+            let id = window[index];
+            let (session, position) = (ops.ops[id].session, ops.ops[id].position);
+            for &next in &successors[index] {
+                for s in 0..k {
+                    let mut mine = rows[index * k + s];
+                    if s == session {
+                        mine = mine.max(position);
+                    }
+                    let slot = &mut rows[next * k + s];
+                    *slot = (*slot).max(mine);
+                }
+                waiting[next] -= 1;
+                if waiting[next] == 0 {
+                    ready.push(next);
+                }
+            }
+        }
+        if done == window.len() {
+            return Ok(Overlay { base, start, rows });
+        }
+        let left = (0..window.len())
+            .find(|&i| waiting[i] > 0)
+            .expect("a node is left");
+        let cycle = walk_back(window[left], |at| {
+            let index = slot(at).expect("in the window");
+            let before = predecessors[index]
+                .iter()
+                .find(|&&before| waiting[before] > 0)
+                .expect("a node left has a predecessor left");
+            window[*before]
+        });
+        Err(cycle)
+    }
+}
+
+impl CausalClocks for Overlay<'_> {
+    fn seen(&self, id: OpId, session: usize) -> u32 {
+        let rank = self.base.rank[id] as usize;
+        if rank < self.start {
+            return self.base.seen(id, session);
+        }
+        let k = self.base.sessions;
+        match self.rows.get((rank - self.start) * k + session) {
+            Some(&seen) => seen,
+            None => unreachable!("no operation after the window is asked about"),
+        }
+    }
+}
+
+impl Clocks {
+    /// Each operation's position in the topological order.
+    pub fn rank(&self, id: OpId) -> usize {
+        self.rank[id] as usize
     }
 }

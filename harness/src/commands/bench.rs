@@ -26,6 +26,11 @@ pub struct BenchArgs {
     /// Which benchmark.
     #[command(subcommand)]
     pub which: Which,
+    /// Also write the output into this file (e.g. README.md) between the lines
+    /// `<!-- bench NAME -->` and `<!-- /bench NAME -->`, with the command, the
+    /// date and the machine.
+    #[arg(long, global = true)]
+    pub readme: Option<PathBuf>,
 }
 
 /// The benchmarks.
@@ -99,6 +104,17 @@ pub enum Which {
 /// A benchmark that could not run (its corpus unreadable, a cluster that
 /// would not start, a tool missing).
 pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
+    if let Some(readme) = &args.readme {
+        let name = match &args.which {
+            Which::Corpus { .. } => "corpus".to_string(),
+            Which::Scale { .. } => "scale".to_string(),
+            Which::Weak { .. } => "weak".to_string(),
+            Which::Report { .. } => "report".to_string(),
+            Which::Overhead { .. } => "overhead".to_string(),
+            Which::Target { store, .. } => format!("target {store}"),
+        };
+        return super::bench_readme::run(&name, readme);
+    }
     match &args.which {
         Which::Corpus { dir, runs, all } => {
             corpus(dir, (*runs).max(1), *all).map_err(anyhow::Error::msg)
@@ -135,7 +151,10 @@ type TotalGroup = (&'static str, fn(&str) -> bool);
 struct FileResult {
     file: String,
     parse: Duration,
+    /// The verdict.
     faultline: Duration,
+    /// The verdict and a shrunk witness of an invalid key.
+    witnessed: Duration,
     baseline: Duration,
 }
 
@@ -173,17 +192,20 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
             history = Some(parsed);
         }
         let history = history.expect("runs ≥ 1");
-        let mut times = [Vec::new(), Vec::new()];
+        // faultline's verdict alone (as today's baseline gives it), then
+        // with the shrunk witness `check` prints; Porcupine's algorithm gives
+        // no witness.
+        let searches = [
+            (Algorithm::Faultline, 0),
+            (Algorithm::Faultline, 1),
+            (Algorithm::Plain, 0),
+        ];
+        let mut times = [Vec::new(), Vec::new(), Vec::new()];
         for _ in 0..runs {
-            for (slot, algorithm) in [Algorithm::Faultline, Algorithm::Plain]
-                .into_iter()
-                .enumerate()
-            {
-                // faultline's verdict comes with a shrunk witness; Porcupine
-                // gives none, so neither does its algorithm here.
+            for (slot, (algorithm, witnesses_shrunk)) in searches.into_iter().enumerate() {
                 let options = Options {
                     algorithm,
-                    witnesses_shrunk: usize::from(algorithm == Algorithm::Faultline),
+                    witnesses_shrunk,
                     ..Options::new(model)
                 };
                 let started = Instant::now();
@@ -198,11 +220,12 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
                 }
             }
         }
-        let [faultline, baseline] = times;
+        let [faultline, witnessed, baseline] = times;
         results.push(FileResult {
             file: file.to_string(),
             parse: median(parse_times),
             faultline: median(faultline),
+            witnessed: median(witnessed),
             baseline: median(baseline),
         });
     }
@@ -214,8 +237,8 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
     );
     let _ = writeln!(
         out,
-        "{:<22} {:>10} {:>12} {:>12} {:>8}",
-        "file", "parse ms", "faultline ms", "baseline ms", "ratio"
+        "{:<22} {:>10} {:>12} {:>12} {:>12} {:>8}",
+        "file", "parse ms", "faultline ms", "+witness ms", "baseline ms", "ratio"
     );
     let mut shown: Vec<&FileResult> = results.iter().collect();
     if !all {
@@ -225,10 +248,11 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
     for result in shown {
         let _ = writeln!(
             out,
-            "{:<22} {:>10.3} {:>12.3} {:>12.3} {:>7.1}×",
+            "{:<22} {:>10.3} {:>12.3} {:>12.3} {:>12.3} {:>7.1}×",
             result.file,
             ms(result.parse),
             ms(result.faultline),
+            ms(result.witnessed),
             ms(result.baseline),
             ms(result.baseline) / ms(result.faultline).max(1e-6)
         );
@@ -247,13 +271,18 @@ fn corpus(dir: &Path, runs: usize, all: bool) -> Result<u8, String> {
         let sum = |pick: fn(&FileResult) -> Duration| {
             chosen.iter().map(|result| pick(result)).sum::<Duration>()
         };
-        let (parse, faultline, baseline) =
-            (sum(|r| r.parse), sum(|r| r.faultline), sum(|r| r.baseline));
+        let (parse, faultline, witnessed, baseline) = (
+            sum(|r| r.parse),
+            sum(|r| r.faultline),
+            sum(|r| r.witnessed),
+            sum(|r| r.baseline),
+        );
         let _ = writeln!(
             out,
-            "total {name:<18} parse {:>8.2} ms   check {:>8.2} ms   parse+check {:>8.2} ms   baseline check {:>9.2} ms   ratio {:.1}×",
+            "total {name:<18} parse {:>8.2} ms   check {:>8.2} ms   +witness {:>8.2} ms   parse+check {:>8.2} ms   baseline check {:>9.2} ms   ratio {:.1}×",
             ms(parse),
             ms(faultline),
+            ms(witnessed),
             ms(parse + faultline),
             ms(baseline),
             ms(baseline) / ms(faultline).max(1e-6)
@@ -282,6 +311,8 @@ struct WeakCase {
     ops: usize,
     clients: usize,
     keys: usize,
+    /// Fraction of writes that crash (each retires its process: a new session).
+    crashed: f64,
     serial: bool,
     models: &'static [&'static str],
 }
@@ -296,14 +327,25 @@ fn weak_models(runs: usize) -> Result<u8, String> {
             ops: 100_000,
             clients: 20,
             keys: 100,
+            crashed: 0.0,
             serial: false,
             models: &weak::MODELS[1..],
+        },
+        WeakCase {
+            name: "100,000 ops, 1 key, 8 clients, 1% crashed writes (about 420 sessions)",
+            ops: 100_000,
+            clients: 8,
+            keys: 1,
+            crashed: 0.01,
+            serial: false,
+            models: &weak::MODELS,
         },
         WeakCase {
             name: "64 sessions × 100 ops, 200 keys, one operation at a time",
             ops: 6_400,
             clients: 64,
             keys: 200,
+            crashed: 0.0,
             serial: true,
             models: &weak::MODELS[..1],
         },
@@ -312,6 +354,7 @@ fn weak_models(runs: usize) -> Result<u8, String> {
             ops: 6_400,
             clients: 64,
             keys: 200,
+            crashed: 0.0,
             serial: false,
             models: &weak::MODELS[..1],
         },
@@ -323,7 +366,7 @@ fn weak_models(runs: usize) -> Result<u8, String> {
             ops: case.ops,
             keys: case.keys,
             clients: case.clients,
-            crashed_writes: 0.0,
+            crashed_writes: case.crashed,
             stale_reads: 0.0,
             seed: 7,
             workload: "register".to_string(),
@@ -374,7 +417,9 @@ impl Drop for TempDir {
 fn scale(runs: usize) -> Result<u8, String> {
     let dir = TempDir(std::env::temp_dir().join(format!("faultline-bench-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).map_err(|error| format!("{}: {error}", dir.0.display()))?;
-    // (name, file, workload, operations, keys, clients, crashed, check args)
+    // (name, file, workload, operations, keys, clients, crashed, check args);
+    // a file is generated once, for its first case.
+    let all_models = &["--model", "cas-register", "--models", "all"][..];
     let cases = [
         (
             "1,000,000 ops, 1,000 keys, 10 clients",
@@ -387,6 +432,16 @@ fn scale(runs: usize) -> Result<u8, String> {
             &["--model", "cas-register"][..],
         ),
         (
+            "the same, --models all",
+            "many-keys.jsonl",
+            "register",
+            1_000_000,
+            1_000,
+            10,
+            0.0,
+            all_models,
+        ),
+        (
             "100,000 ops, 1 key, 8 clients, 1% crashed writes",
             "one-key.jsonl",
             "register",
@@ -395,6 +450,16 @@ fn scale(runs: usize) -> Result<u8, String> {
             8,
             0.01,
             &["--model", "cas-register"][..],
+        ),
+        (
+            "the same, --models all",
+            "one-key.jsonl",
+            "register",
+            100_000,
+            1,
+            8,
+            0.01,
+            all_models,
         ),
         (
             "100,000 list-append txns (1-4 micro-ops), 10 keys in use, 10 clients, 1% crashed",
@@ -406,26 +471,37 @@ fn scale(runs: usize) -> Result<u8, String> {
             0.01,
             &["--isolation", "strict-serializable"][..],
         ),
+        (
+            "1,000,000 list-append txns, the same shape",
+            "list-append-1m.jsonl",
+            "list-append",
+            1_000_000,
+            10,
+            10,
+            0.01,
+            &["--isolation", "strict-serializable"][..],
+        ),
     ];
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
     println!("generated histories, {runs} runs each, medians (child `faultline check`)\n");
     let mut code = exit::VALID;
     for (name, file, workload, ops, keys, clients, crashed, check_args) in cases {
         let out = dir.0.join(file);
-        let args = GenerateArgs {
-            ops,
-            keys,
-            clients,
-            crashed_writes: crashed,
-            stale_reads: 0.0,
-            seed: 7,
-            workload: workload.to_string(),
-            serial: false,
-            out: out.clone(),
-        };
-        let events = super::generate::events(&args)?;
-        super::generate::write(&events, &out).map_err(|error| error.to_string())?;
-        drop(events);
+        if !out.exists() {
+            let args = GenerateArgs {
+                ops,
+                keys,
+                clients,
+                crashed_writes: crashed,
+                stale_reads: 0.0,
+                seed: 7,
+                workload: workload.to_string(),
+                serial: false,
+                out: out.clone(),
+            };
+            let events = super::generate::events(&args)?;
+            super::generate::write(&events, &out).map_err(|error| error.to_string())?;
+        }
         let size_mib = std::fs::metadata(&out).map_or(0, |meta| meta.len() >> 20);
         let mut walls = Vec::new();
         let mut peaks = Vec::new();

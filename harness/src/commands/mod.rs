@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_readme;
 pub mod bench_report;
 pub mod check;
 pub mod generate;
