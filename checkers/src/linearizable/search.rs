@@ -67,9 +67,6 @@ const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
 /// How many loop iterations between budget checks.
 const CHECK_EVERY: u64 = 4096;
-/// How many `ok` operations invoked after the first pending return rule 8
-/// looks at, besides the pending ones.
-const LOOK_AHEAD: usize = 16;
 
 /// One operation of a partition, as the search sees it.
 #[derive(Debug, Clone, Copy)]
@@ -395,10 +392,22 @@ pub(crate) fn search<S: Spec>(
     for (index, &local) in info_local.iter().enumerate() {
         slot_of[local] = (true, index as u32);
     }
-    let ok_calls: Vec<usize> = ok_positions.iter().map(|&(call, _)| call).collect();
     let ok_read_only: Vec<bool> = ok_local
         .iter()
         .map(|&local| spec.effect(local) == Effect::ReadOnly)
+        .collect();
+    // The `ok` reads, in invocation order, for rule 8's look ahead.
+    let look_ahead = spec.look_ahead();
+    let future_reads: Vec<u32> = (0..ok_count as u32)
+        .filter(|&rank| ok_read_only[rank as usize])
+        .collect();
+    // For each list entry: where in `future_reads` the reads invoked after it begin.
+    let reads_after: Vec<u32> = list
+        .position
+        .iter()
+        .map(|&position| {
+            future_reads.partition_point(|&rank| ok_positions[rank as usize].0 < position) as u32
+        })
         .collect();
     let mut cursor = Cursor::Fresh {
         bound: first_return(&list),
@@ -483,20 +492,20 @@ pub(crate) fn search<S: Spec>(
                     }
                     entry = list.next[entry as usize];
                 }
-                // Rule 8 looks ahead too: the `ok` operations invoked after the
-                // bound have not taken effect (nothing invoked after a pending
-                // return can go yet), and each of them must take effect later.
-                if forced.is_none() && hopeless.is_none() {
-                    let bound_position = list.position[bound as usize];
-                    let first = ok_calls.partition_point(|&call| call < bound_position);
+                // Rule 8 looks ahead too: the `ok` reads invoked after the bound
+                // have not taken effect (nothing invoked after a pending return
+                // can go yet), and each of them must take effect later.
+                if forced.is_none() && hopeless.is_none() && look_ahead > 0 {
+                    let first = reads_after[bound as usize] as usize;
                     let available = |other: usize| match slot_of[other] {
                         (_, NIL) => false,
                         (false, rank) => !bit(&linearized, rank as usize),
                         (true, index) => !bit(&applied, index as usize),
                     };
-                    hopeless = (first..ok_count.min(first + LOOK_AHEAD))
-                        .find(|&rank| spec.hopeless(state, ok_local[rank], &available))
-                        .map(|rank| rank as u32);
+                    hopeless = future_reads[first..future_reads.len().min(first + look_ahead)]
+                        .iter()
+                        .copied()
+                        .find(|&rank| spec.hopeless(state, ok_local[rank as usize], &available));
                 }
                 match forced {
                     _ if let Some(rank) = hopeless => {

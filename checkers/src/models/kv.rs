@@ -173,6 +173,12 @@ impl Spec for KvSpec {
         }
     }
 
+    /// Appends only extend the string: a state that is no prefix of a later
+    /// get's result rules it out for good, and often many at once.
+    fn look_ahead(&self) -> usize {
+        8
+    }
+
     fn rejection(&self, state: State, op: usize) -> String {
         match self.ops[op] {
             KvOp::Get(value) => format!(

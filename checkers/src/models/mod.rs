@@ -46,6 +46,13 @@ pub(crate) trait Spec {
     fn hopeless(&self, _state: State, _op: usize, _available: &dyn Fn(usize) -> bool) -> bool {
         false
     }
+    /// How many `ok` reads invoked after the first pending return the search
+    /// also asks `hopeless` about: worth it where one state rules out many
+    /// later reads at once (a kv string that is no prefix of what they read),
+    /// not where the check costs more than it prunes (a register).
+    fn look_ahead(&self) -> usize {
+        0
+    }
     /// Whether `op`, an indeterminate operation, can never help a linearization:
     /// taking it only ever leads where leaving it out leads too.
     fn useless(&self, _op: usize) -> bool {
@@ -211,6 +218,12 @@ impl Spec for AnySpec {
             AnySpec::Register(spec) => spec.hopeless(state, op, available),
             AnySpec::Kv(spec) => spec.hopeless(state, op, available),
             AnySpec::Mutex(_) => false,
+        }
+    }
+    fn look_ahead(&self) -> usize {
+        match self {
+            AnySpec::Kv(spec) => spec.look_ahead(),
+            _ => 0,
         }
     }
     fn useless(&self, op: usize) -> bool {
