@@ -5,28 +5,30 @@
 //! disagree, transactions that contradict themselves, lost updates).
 
 use super::graph::{Graph, RW, WR, WW};
-use super::parse::{Atom, MopKind, Txn, TxnError};
+use super::parse::{Atom, AtomId, Atoms, MopKind, Txn, TxnError};
 use super::{Found, Observation};
 use histories::Outcome;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-/// What the history says of each key's list.
-#[derive(Debug, Default)]
-pub struct Lists {
+/// What the history says of each key's list; the lists are the reads'
+/// own, borrowed from the transactions.
+#[derive(Debug)]
+pub struct Lists<'a> {
+    atoms: &'a Atoms,
     /// Who appended each element to each key.
-    appender: FxHashMap<(Atom, Atom), usize>,
+    appender: FxHashMap<(AtomId, AtomId), usize>,
     /// Each key's version order: its longest read.
-    order: FxHashMap<Atom, Vec<Atom>>,
+    order: FxHashMap<AtomId, &'a [AtomId]>,
     /// Each transaction's external reads: key → list read.
-    external: Vec<FxHashMap<Atom, Vec<Atom>>>,
+    external: Vec<FxHashMap<AtomId, &'a [AtomId]>>,
 }
 
-impl Lists {
-    fn position(&self, key: &Atom, element: &Atom) -> Option<usize> {
+impl Lists<'_> {
+    fn position(&self, key: AtomId, element: AtomId) -> Option<usize> {
         self.order
-            .get(key)?
+            .get(&key)?
             .iter()
-            .position(|candidate| candidate == element)
+            .position(|&candidate| candidate == element)
     }
 
     /// Why `from → to` holds with `kind`, in words ("T2 appended 4 after T1
@@ -40,59 +42,63 @@ impl Lists {
         name: &dyn Fn(usize) -> String,
     ) -> Option<(Atom, String)> {
         let (a, b) = (name(from), name(to));
+        let show = |id: AtomId| self.atoms.get(id);
+        let appended_by = |key: AtomId, element: AtomId| self.appender.get(&(key, element)).copied();
         match kind {
             WW => appends(&txns[to]).find_map(|(key, element)| {
                 let Some(position) = self.position(key, element) else {
                     // An append no read saw came after the last one any did.
-                    let last = self.order.get(key)?.last()?;
-                    return (self.appender.get(&(key.clone(), last.clone())) == Some(&from)).then(|| {
+                    let &last = self.order.get(&key)?.last()?;
+                    return (appended_by(key, last) == Some(from)).then(|| {
                         (
-                            key.clone(),
-                            format!("{b} appended {element} to key {key}, which no read saw, so after {a}'s {last}, the last element any read saw"),
+                            show(key).clone(),
+                            format!("{b} appended {} to key {}, which no read saw, so after {a}'s {}, the last element any read saw", show(element), show(key), show(last)),
                         )
                     });
                 };
-                let before = &self.order[key][position.checked_sub(1)?];
-                (self.appender.get(&(key.clone(), before.clone())) == Some(&from)).then(|| {
+                let before = self.order[&key][position.checked_sub(1)?];
+                (appended_by(key, before) == Some(from)).then(|| {
                     (
-                        key.clone(),
-                        format!("{b} appended {element} after {a} appended {before} to key {key}"),
+                        show(key).clone(),
+                        format!("{b} appended {} after {a} appended {} to key {}", show(element), show(before), show(key)),
                     )
                 })
             }),
-            WR => self.external[to].iter().find_map(|(key, list)| {
-                let last = list.last()?;
-                (self.appender.get(&(key.clone(), last.clone())) == Some(&from)).then(|| {
+            WR => self.external[to].iter().find_map(|(&key, list)| {
+                let &last = list.last()?;
+                (appended_by(key, last) == Some(from)).then(|| {
                     (
-                        key.clone(),
-                        format!("{b} observed {a}'s append of {last} to key {key}"),
+                        show(key).clone(),
+                        format!("{b} observed {a}'s append of {} to key {}", show(last), show(key)),
                     )
                 })
             }),
-            RW => self.external[from].iter().find_map(|(key, list)| {
-                let order = self.order.get(key)?;
-                let Some(next) = order.get(list.len()) else {
+            RW => self.external[from].iter().find_map(|(&key, list)| {
+                let order = self.order.get(&key)?;
+                let Some(&next) = order.get(list.len()) else {
                     // An append no read saw came after the whole known list.
                     let (_, unseen) = appends(&txns[to])
-                        .find(|(appended_to, element)| *appended_to == key && !order.contains(element))?;
+                        .find(|&(appended_to, element)| appended_to == key && !order.contains(&element))?;
                     return (list.len() == order.len()).then(|| {
                         (
-                            key.clone(),
+                            show(key).clone(),
                             format!(
-                                "{a} read key {key} = {}, without {unseen}, which {b} appended (no read saw it, so it came after every element one did)",
-                                list_text(list)
+                                "{a} read key {} = {}, without {}, which {b} appended (no read saw it, so it came after every element one did)",
+                                show(key),
+                                self.atoms.list(list),
+                                show(unseen)
                             ),
                         )
                     });
                 };
-                (self.appender.get(&(key.clone(), next.clone())) == Some(&to)).then(|| {
+                (appended_by(key, next) == Some(to)).then(|| {
                     let seen = match list.last() {
-                        Some(last) => format!("ending in {last}"),
+                        Some(&last) => format!("ending in {}", show(last)),
                         None => "empty".to_string(),
                     };
                     (
-                        key.clone(),
-                        format!("{a} read key {key} {seen}, without {next}, which {b} appended next"),
+                        show(key).clone(),
+                        format!("{a} read key {} {seen}, without {}, which {b} appended next", show(key), show(next)),
                     )
                 })
             }),
@@ -101,43 +107,47 @@ impl Lists {
     }
 }
 
-fn appends(txn: &Txn) -> impl Iterator<Item = (&Atom, &Atom)> {
+fn appends(txn: &Txn) -> impl Iterator<Item = (AtomId, AtomId)> + '_ {
     txn.mops
         .iter()
         .filter(|mop| mop.kind == MopKind::Append)
-        .filter_map(|mop| Some((&mop.key, mop.value.as_ref()?)))
-}
-
-fn list_text(list: &[Atom]) -> String {
-    let items: Vec<String> = list.iter().map(ToString::to_string).collect();
-    format!("[{}]", items.join(" "))
+        .filter_map(|mop| Some((mop.key, mop.value?)))
 }
 
 /// Infers the list-append graph and the anomalies that need no cycle.
 ///
 /// # Errors
 /// An element appended twice to one key: list-append needs unique elements.
-pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
+pub fn infer<'a>(
+    file: &str,
+    txns: &'a [Txn],
+    atoms: &'a Atoms,
+) -> Result<Observation<Lists<'a>>, TxnError> {
     let mut lists = Lists {
+        atoms,
+        appender: FxHashMap::default(),
+        order: FxHashMap::default(),
         external: vec![FxHashMap::default(); txns.len()],
-        ..Lists::default()
     };
+    let show = |id: AtomId| atoms.get(id);
     // Each transaction's last append to each key.
-    let mut final_append: FxHashMap<(usize, Atom), Atom> = FxHashMap::default();
+    let mut final_append: FxHashMap<(usize, AtomId), AtomId> = FxHashMap::default();
     for (id, txn) in txns.iter().enumerate() {
         for (key, element) in appends(txn) {
-            if let Some(&other) = lists.appender.get(&(key.clone(), element.clone())) {
+            if let Some(&other) = lists.appender.get(&(key, element)) {
                 return Err(TxnError {
                     file: file.to_string(),
                     line: txn.line,
                     reason: format!(
-                        "{element} is appended to key {key} again (first at line {}); list-append needs every appended element to be unique per key",
+                        "{} is appended to key {} again (first at line {}); list-append needs every appended element to be unique per key",
+                        show(element),
+                        show(key),
                         txns[other].line
                     ),
                 });
             }
-            lists.appender.insert((key.clone(), element.clone()), id);
-            final_append.insert((id, key.clone()), element.clone());
+            lists.appender.insert((key, element), id);
+            final_append.insert((id, key), element);
         }
     }
     let mut found = Found::default();
@@ -148,90 +158,92 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
         }
         // Per key: the list this transaction must see now, if it knows it, and
         // what it appended since it last knew.
-        let mut known: FxHashMap<&Atom, Vec<Atom>> = FxHashMap::default();
-        let mut own: FxHashMap<&Atom, Vec<Atom>> = FxHashMap::default();
+        let mut known: FxHashMap<AtomId, Vec<AtomId>> = FxHashMap::default();
+        let mut own: FxHashMap<AtomId, Vec<AtomId>> = FxHashMap::default();
         for mop in &txn.mops {
-            match (mop.kind, &mop.read, &mop.value) {
+            match (mop.kind, &mop.read, mop.value) {
                 (MopKind::Append, _, Some(element)) => match known.get_mut(&mop.key) {
-                    Some(list) => list.push(element.clone()),
-                    None => own.entry(&mop.key).or_default().push(element.clone()),
+                    Some(list) => list.push(element),
+                    None => own.entry(mop.key).or_default().push(element),
                 },
                 (MopKind::Read, Some(read), _) => {
                     if let Some(expected) = known.get(&mop.key) {
                         if expected != read {
                             found.internal(id, format!(
                                 "{{T}} read {} = {}, but its own earlier reads and appends say it must be {}",
-                                mop.key, list_text(read), list_text(expected)
+                                show(mop.key), atoms.list(read), atoms.list(expected)
                             ));
                         }
                     } else if let Some(suffix) = own.get(&mop.key) {
                         if !read.ends_with(suffix) {
                             found.internal(id, format!(
                                 "{{T}} read {} = {} after appending {} to it, which the read does not end with",
-                                mop.key, list_text(read), list_text(suffix)
+                                show(mop.key), atoms.list(read), atoms.list(suffix)
                             ));
                         }
                     } else {
-                        lists.external[id].insert(mop.key.clone(), read.clone());
+                        lists.external[id].insert(mop.key, read.as_slice());
                     }
-                    known.insert(&mop.key, read.clone());
+                    known.insert(mop.key, read.clone());
                 }
                 _ => {}
             }
         }
     }
     // Per key: the reads of it, the anomalies in single reads, the version order.
-    let mut reads: FxHashMap<&Atom, Vec<(usize, &[Atom])>> = FxHashMap::default();
+    let mut reads: FxHashMap<AtomId, Vec<(usize, &[AtomId])>> = FxHashMap::default();
     for (id, external) in lists.external.iter().enumerate() {
-        for (key, list) in external {
-            reads.entry(key).or_default().push((id, list.as_slice()));
+        for (&key, &list) in external {
+            reads.entry(key).or_default().push((id, list));
         }
     }
-    let mut keys: Vec<&Atom> = reads.keys().copied().collect();
-    keys.sort_unstable();
+    let mut keys: Vec<AtomId> = reads.keys().copied().collect();
+    atoms.sort(&mut keys);
     for &key in &keys {
-        let key_reads = &reads[key];
-        for (reader, list) in key_reads {
+        let key_reads = &reads[&key];
+        for &(reader, list) in key_reads {
             let mut seen = FxHashSet::default();
-            if let Some(twice) = list.iter().find(|element| !seen.insert(*element)) {
+            if let Some(&twice) = list.iter().find(|&&element| !seen.insert(element)) {
                 found.single(
                     "duplicate-elements",
-                    *reader,
+                    reader,
                     None,
                     format!(
-                        "{{T}} read key {key} = {}, in which {twice} appears twice",
-                        list_text(list)
+                        "{{T}} read key {} = {}, in which {} appears twice",
+                        show(key),
+                        atoms.list(list),
+                        show(twice)
                     ),
                 );
             }
-            for element in list.iter() {
-                match lists.appender.get(&(key.clone(), element.clone())) {
+            for &element in list {
+                match lists.appender.get(&(key, element)) {
                     None => found.single(
                         "garbage-read",
-                        *reader,
+                        reader,
                         None,
-                        format!("{{T}} read {element} in key {key}, which no transaction appended"),
+                        format!("{{T}} read {} in key {}, which no transaction appended", show(element), show(key)),
                     ),
                     Some(&writer) if txns[writer].outcome == Outcome::Fail => found.single(
                         "G1a",
-                        *reader,
+                        reader,
                         Some(writer),
-                        format!("{{T}} read key {key} = {}, which includes {element}, appended by {{U}}, a transaction that failed: an aborted read", list_text(list)),
+                        format!("{{T}} read key {} = {}, which includes {}, appended by {{U}}, a transaction that failed: an aborted read", show(key), atoms.list(list), show(element)),
                     ),
                     Some(_) => {}
                 }
             }
-            if let Some(last) = list.last()
-                && let Some(&writer) = lists.appender.get(&(key.clone(), last.clone()))
-                && writer != *reader
-                && final_append.get(&(writer, key.clone())) != Some(last)
+            if let Some(&last) = list.last()
+                && let Some(&writer) = lists.appender.get(&(key, last))
+                && writer != reader
+                && final_append.get(&(writer, key)) != Some(&last)
             {
-                let later = &final_append[&(writer, key.clone())];
+                let later = final_append[&(writer, key)];
                 found.single(
                     "G1b",
-                    *reader,
+                    reader,
                     Some(writer),
-                    format!("{{T}} read key {key} ending in {last}, but {{U}} went on to append {later} to key {key} in the same transaction: {{T}} saw an intermediate state"),
+                    format!("{{T}} read key {} ending in {}, but {{U}} went on to append {} to key {} in the same transaction: {{T}} saw an intermediate state", show(key), show(last), show(later), show(key)),
                 );
             }
         }
@@ -239,72 +251,74 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
             .iter()
             .max_by_key(|(reader, list)| (list.len(), std::cmp::Reverse(*reader)))
             .expect("a key with reads");
-        for (reader, list) in key_reads {
+        for &(reader, list) in key_reads {
             if !longest.starts_with(list) {
                 found.pair(
                     "incompatible-order",
-                    *reader,
+                    reader,
                     longest_reader,
                     format!(
-                        "{{T}} read key {key} = {} and {{U}} read key {key} = {}: neither is a prefix of the other, so no one order of appends explains both",
-                        list_text(list),
-                        list_text(longest)
+                        "{{T}} read key {} = {} and {{U}} read key {} = {}: neither is a prefix of the other, so no one order of appends explains both",
+                        show(key),
+                        atoms.list(list),
+                        show(key),
+                        atoms.list(longest)
                     ),
                 );
             }
         }
-        lists.order.insert((*key).clone(), longest.to_vec());
+        lists.order.insert(key, longest);
     }
     // Transactions known to have committed: ok ones, and any whose append was seen.
     let mut committed: Vec<bool> = txns.iter().map(|txn| txn.outcome == Outcome::Ok).collect();
-    for (key, order) in &lists.order {
-        for element in order {
-            if let Some(&writer) = lists.appender.get(&(key.clone(), element.clone()))
+    for (&key, order) in &lists.order {
+        for &element in order.iter() {
+            if let Some(&writer) = lists.appender.get(&(key, element))
                 && txns[writer].outcome == Outcome::Info
             {
                 committed[writer] = true;
             }
         }
     }
-    let mut appenders_by_key: FxHashMap<&Atom, Vec<(&Atom, usize)>> = FxHashMap::default();
-    for ((key, element), &writer) in &lists.appender {
+    let mut appenders_by_key: FxHashMap<AtomId, Vec<(AtomId, usize)>> = FxHashMap::default();
+    for (&(key, element), &writer) in &lists.appender {
         appenders_by_key
             .entry(key)
             .or_default()
             .push((element, writer));
     }
     let mut graph = Graph::new(txns.len());
-    let writer_of = |key: &Atom, element: &Atom| {
+    let writer_of = |key: AtomId, element: AtomId| {
         lists
             .appender
-            .get(&(key.clone(), element.clone()))
+            .get(&(key, element))
             .copied()
             .filter(|writer| committed[*writer])
     };
     for &key in &keys {
-        let order = &lists.order[key];
+        let order = lists.order[&key];
         for pair in order.windows(2) {
-            if let (Some(a), Some(b)) = (writer_of(key, &pair[0]), writer_of(key, &pair[1])) {
+            if let (Some(a), Some(b)) = (writer_of(key, pair[0]), writer_of(key, pair[1])) {
                 graph.add(a, b, WW);
             }
         }
-        for (reader, list) in &reads[key] {
+        for &(reader, list) in &reads[&key] {
             if !order.starts_with(list) {
                 continue;
             }
-            if let Some(writer) = list.last().and_then(|last| writer_of(key, last)) {
-                graph.add(writer, *reader, WR);
+            if let Some(writer) = list.last().and_then(|&last| writer_of(key, last)) {
+                graph.add(writer, reader, WR);
             }
-            if let Some(writer) = order.get(list.len()).and_then(|next| writer_of(key, next)) {
-                graph.add(*reader, writer, RW);
+            if let Some(writer) = order.get(list.len()).and_then(|&next| writer_of(key, next)) {
+                graph.add(reader, writer, RW);
             }
         }
         // Appends of committed transactions that no read saw came after
         // every element any read saw: after the last one's appender, and after
         // every read of the whole known list.
-        let observed: FxHashSet<&Atom> = order.iter().collect();
+        let observed: FxHashSet<AtomId> = order.iter().copied().collect();
         let mut unseen: Vec<usize> = appenders_by_key
-            .get(key)
+            .get(&key)
             .map_or(&[][..], Vec::as_slice)
             .iter()
             .copied()
@@ -313,31 +327,31 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
             .collect();
         unseen.sort_unstable();
         unseen.dedup();
-        if let Some(last) = order.last().and_then(|last| writer_of(key, last)) {
+        if let Some(last) = order.last().and_then(|&last| writer_of(key, last)) {
             for &writer in &unseen {
                 graph.add(last, writer, WW);
             }
         }
-        for (reader, list) in &reads[key] {
+        for &(reader, list) in &reads[&key] {
             if list.len() == order.len() {
                 for &writer in &unseen {
-                    graph.add(*reader, writer, RW);
+                    graph.add(reader, writer, RW);
                 }
             }
         }
         // Lost updates: committed transactions that read the same version of
         // the key and appended to it.
-        let mut by_version: FxHashMap<&[Atom], Vec<usize>> = FxHashMap::default();
-        for (reader, list) in &reads[key] {
-            if txns[*reader]
+        let mut by_version: FxHashMap<&[AtomId], Vec<usize>> = FxHashMap::default();
+        for &(reader, list) in &reads[&key] {
+            if txns[reader]
                 .mops
                 .iter()
-                .any(|mop| mop.kind == MopKind::Append && &mop.key == key)
+                .any(|mop| mop.kind == MopKind::Append && mop.key == key)
             {
-                by_version.entry(list).or_default().push(*reader);
+                by_version.entry(list).or_default().push(reader);
             }
         }
-        let mut groups: Vec<(&[Atom], Vec<usize>)> = by_version
+        let mut groups: Vec<(&[AtomId], Vec<usize>)> = by_version
             .into_iter()
             .filter(|(_, readers)| readers.len() > 1)
             .collect();
@@ -348,8 +362,9 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Lists>, TxnError> {
                 readers[0],
                 readers[1],
                 format!(
-                    "{{T}} and {{U}} both read key {key} = {} and both appended to it: one of the two updates is lost",
-                    list_text(list)
+                    "{{T}} and {{U}} both read key {} = {} and both appended to it: one of the two updates is lost",
+                    show(key),
+                    atoms.list(list)
                 ),
             );
         }

@@ -30,59 +30,80 @@ pub fn name_kind(kinds: Kinds, allowed: Kinds) -> Kinds {
 }
 
 /// A directed graph on transactions `0..n`; parallel edges merge their kinds.
+/// Edges are collected in a list and, when sealed, sorted into one array of
+/// targets per node (compressed rows): no table entry or list per node.
 #[derive(Debug, Default)]
 pub struct Graph {
-    edges: FxHashMap<(u32, u32), Kinds>,
     nodes: usize,
-    adjacency: Vec<Vec<(u32, Kinds)>>,
+    /// Edges added since the last seal: (from, to, kinds).
+    pending: Vec<(u32, u32, Kinds)>,
+    /// Node `n`'s edges are `targets[offsets[n]..offsets[n + 1]]`, by target.
+    offsets: Vec<usize>,
+    targets: Vec<(u32, Kinds)>,
 }
 
 impl Graph {
     /// An empty graph on `nodes` transactions.
     pub fn new(nodes: usize) -> Graph {
         Graph {
-            edges: FxHashMap::default(),
             nodes,
-            adjacency: Vec::new(),
+            pending: Vec::new(),
+            offsets: vec![0; nodes + 1],
+            targets: Vec::new(),
         }
     }
 
     /// Adds an edge (self-loops are dropped: a transaction does not depend on
-    /// itself).
+    /// itself); it shows once the graph is sealed again.
     pub fn add(&mut self, from: usize, to: usize, kind: Kinds) {
         if from != to {
-            *self.edges.entry((from as u32, to as u32)).or_insert(0) |= kind;
+            self.pending.push((from as u32, to as u32, kind));
         }
     }
 
-    /// Builds the adjacency lists; call once every edge is in.
+    /// Merges the edges added since the last seal into the rows; call once
+    /// every edge is in, before reading the graph.
     pub fn seal(&mut self) {
-        let mut adjacency = vec![Vec::new(); self.nodes];
-        for (&(from, to), &kinds) in &self.edges {
-            adjacency[from as usize].push((to, kinds));
+        if self.pending.is_empty() {
+            return;
         }
-        for targets in &mut adjacency {
-            targets.sort_unstable();
+        let mut edges = std::mem::take(&mut self.pending);
+        edges.reserve(self.targets.len());
+        for node in 0..self.nodes {
+            for &(to, kinds) in self.out(node) {
+                edges.push((node as u32, to, kinds));
+            }
         }
-        self.adjacency = adjacency;
-    }
-
-    /// Drops the adjacency lists so that more edges can be added.
-    pub fn unseal(&mut self) {
-        self.adjacency = Vec::new();
+        edges.sort_unstable_by_key(|&(from, to, _)| (from, to));
+        let mut targets: Vec<(u32, Kinds)> = Vec::with_capacity(edges.len());
+        let mut offsets = vec![0usize; self.nodes + 1];
+        let mut previous: Option<(u32, u32)> = None;
+        for (from, to, kinds) in edges {
+            if previous == Some((from, to)) {
+                targets.last_mut().expect("the same edge just pushed").1 |= kinds;
+                continue;
+            }
+            previous = Some((from, to));
+            targets.push((to, kinds));
+            offsets[from as usize + 1] += 1;
+        }
+        for node in 0..self.nodes {
+            offsets[node + 1] += offsets[node];
+        }
+        self.offsets = offsets;
+        self.targets = targets;
     }
 
     /// The kinds of the edge `from → to` (0: none).
     pub fn kinds(&self, from: usize, to: usize) -> Kinds {
-        self.edges
-            .get(&(from as u32, to as u32))
-            .copied()
-            .unwrap_or(0)
+        let out = self.out(from);
+        out.binary_search_by_key(&(to as u32), |&(target, _)| target)
+            .map_or(0, |at| out[at].1)
     }
 
-    /// Edges out of `node` with their kinds.
+    /// Edges out of `node` with their kinds, by target.
     pub fn out(&self, node: usize) -> &[(u32, Kinds)] {
-        &self.adjacency[node]
+        &self.targets[self.offsets[node]..self.offsets[node + 1]]
     }
 
     /// Number of nodes.
@@ -90,9 +111,9 @@ impl Graph {
         self.nodes
     }
 
-    /// Edges in the graph.
+    /// Edges in the graph (as of the last seal).
     pub fn edge_count(&self) -> usize {
-        self.edges.len()
+        self.targets.len()
     }
 
     /// Strongly connected components of more than one node, using only edges
@@ -120,7 +141,7 @@ impl Graph {
             stack.push(root);
             on_stack[root] = true;
             while let Some(&mut (node, ref mut position)) = calls.last_mut() {
-                let targets = &self.adjacency[node];
+                let targets = self.out(node);
                 if *position < targets.len() {
                     let (target, kinds) = targets[*position];
                     *position += 1;

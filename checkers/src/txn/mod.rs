@@ -39,7 +39,7 @@ mod graph;
 mod parse;
 mod register;
 
-pub use parse::{Atom, Mop, MopKind, Txn, TxnError, transactions};
+pub use parse::{Atom, AtomId, Atoms, Mop, MopKind, Txn, TxnError, transactions};
 
 use crate::{Budget, Label, Validity};
 use graph::{Graph, Kinds, PR, RT, RW, WR, WW};
@@ -342,12 +342,12 @@ impl<I> Observation<I> {
     }
 }
 
-enum Index {
-    Lists(append::Lists),
-    Registers(register::Registers),
+enum Index<'a> {
+    Lists(append::Lists<'a>),
+    Registers(register::Registers<'a>),
 }
 
-impl Index {
+impl Index<'_> {
     fn why(
         &self,
         txns: &[Txn],
@@ -370,7 +370,7 @@ impl Index {
 /// not unique per key.
 pub fn check(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnError> {
     let started = Instant::now();
-    let txns = transactions(history)?;
+    let (txns, atoms) = transactions(history)?;
     let workload = match options.workload {
         Some(workload) => workload,
         None => TxnWorkload::infer(history, &txns)?,
@@ -381,8 +381,12 @@ pub fn check(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnEr
         found,
         index,
     } = match workload {
-        TxnWorkload::ListAppend => append::infer(&history.file, &txns)?.indexed(Index::Lists),
-        TxnWorkload::RwRegister => register::infer(&history.file, &txns)?.indexed(Index::Registers),
+        TxnWorkload::ListAppend => {
+            append::infer(&history.file, &txns, &atoms)?.indexed(Index::Lists)
+        }
+        TxnWorkload::RwRegister => {
+            register::infer(&history.file, &txns, &atoms)?.indexed(Index::Registers)
+        }
     };
     let target = options.model.0;
     // Every model is judged whichever one the exit code is about, so the
@@ -511,7 +515,6 @@ fn add_orders(graph: &mut Graph, txns: &[Txn], committed: &[bool]) {
             frontier.push(id);
         }
     }
-    graph.unseal();
     for (from, to, kind) in edges {
         graph.add(from, to, kind);
     }

@@ -2,6 +2,7 @@
 //! its micro-operations, how it ended.
 
 use histories::{History, Outcome};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::fmt;
 
@@ -17,18 +18,6 @@ pub enum Atom {
     Other(String),
 }
 
-impl Atom {
-    pub(crate) fn of(value: &Value) -> Atom {
-        match value {
-            Value::Number(number) if number.is_i64() => {
-                Atom::Int(number.as_i64().expect("checked i64"))
-            }
-            Value::String(text) => Atom::Text(text.clone()),
-            other => Atom::Other(other.to_string()),
-        }
-    }
-}
-
 impl fmt::Display for Atom {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -36,6 +25,71 @@ impl fmt::Display for Atom {
             Atom::Text(text) => write!(formatter, "{text:?}"),
             Atom::Other(text) => formatter.write_str(text),
         }
+    }
+}
+
+/// A key or a value, interned: its number in the history's [`Atoms`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AtomId(u32);
+
+/// The keys and values of a history's transactions, each stored once:
+/// micro-operations name them by [`AtomId`], so that comparing, hashing and
+/// copying them costs what an integer does.
+#[derive(Debug, Default)]
+pub struct Atoms {
+    atoms: Vec<Atom>,
+    integers: FxHashMap<i64, AtomId>,
+    texts: FxHashMap<Box<str>, AtomId>,
+    others: FxHashMap<String, AtomId>,
+}
+
+impl Atoms {
+    /// The number of `value`, interning it if it is new.
+    fn intern(&mut self, value: &Value) -> AtomId {
+        let next = AtomId(self.atoms.len() as u32);
+        let atom = match value {
+            Value::Number(number) if number.is_i64() => {
+                let number = number.as_i64().expect("checked i64");
+                if let Some(&id) = self.integers.get(&number) {
+                    return id;
+                }
+                self.integers.insert(number, next);
+                Atom::Int(number)
+            }
+            Value::String(text) => {
+                if let Some(&id) = self.texts.get(text.as_str()) {
+                    return id;
+                }
+                self.texts.insert(text.as_str().into(), next);
+                Atom::Text(text.clone())
+            }
+            other => {
+                let text = other.to_string();
+                if let Some(&id) = self.others.get(&text) {
+                    return id;
+                }
+                self.others.insert(text.clone(), next);
+                Atom::Other(text)
+            }
+        };
+        self.atoms.push(atom);
+        next
+    }
+
+    /// The key or value `id` names.
+    pub fn get(&self, id: AtomId) -> &Atom {
+        &self.atoms[id.0 as usize]
+    }
+
+    /// `[1 2 3]`: a list read, as the explanations print it.
+    pub fn list(&self, list: &[AtomId]) -> String {
+        let items: Vec<String> = list.iter().map(|&id| self.get(id).to_string()).collect();
+        format!("[{}]", items.join(" "))
+    }
+
+    /// Sorts ids as their atoms sort (integers numerically, then texts).
+    pub fn sort(&self, ids: &mut [AtomId]) {
+        ids.sort_unstable_by(|a, b| self.get(*a).cmp(self.get(*b)));
     }
 }
 
@@ -56,12 +110,12 @@ pub struct Mop {
     /// What it does.
     pub kind: MopKind,
     /// The key.
-    pub key: Atom,
+    pub key: AtomId,
     /// The value appended or written.
-    pub value: Option<Atom>,
+    pub value: Option<AtomId>,
     /// What a read returned: the list (list-append) or the value (`None`:
     /// unknown; `Some(empty)` for a register that held nothing).
-    pub read: Option<Vec<Atom>>,
+    pub read: Option<Vec<AtomId>>,
 }
 
 /// A transaction: one `txn` operation.
@@ -96,12 +150,14 @@ pub struct TxnError {
     pub reason: String,
 }
 
-/// Reads every client operation of `history` as a transaction.
+/// Reads every client operation of `history` as a transaction; the keys and
+/// values they name are in the [`Atoms`] returned with them.
 ///
 /// # Errors
 /// An operation that is not `txn`, or a micro-operation that is not
 /// `[f, key, value]` with `f` one of `r`, `append`, `w`.
-pub fn transactions(history: &History) -> Result<Vec<Txn>, TxnError> {
+pub fn transactions(history: &History) -> Result<(Vec<Txn>, Atoms), TxnError> {
+    let mut atoms = Atoms::default();
     let mut txns = Vec::with_capacity(history.operations.len());
     for (index, operation) in history.operations.iter().enumerate() {
         let invocation = history.invocation(operation);
@@ -123,7 +179,7 @@ pub fn transactions(history: &History) -> Result<Vec<Txn>, TxnError> {
             (Outcome::Ok, Some(completion)) => (&history.events[completion].value, completion),
             _ => (&invocation.value, operation.invoke),
         };
-        let mops = parse_mops(value, operation.outcome == Outcome::Ok)
+        let mops = parse_mops(&mut atoms, value, operation.outcome == Outcome::Ok)
             .map_err(|reason| error(position, reason))?;
         let histories::Process::Client(process) = invocation.process else {
             unreachable!("operations are client operations")
@@ -138,10 +194,10 @@ pub fn transactions(history: &History) -> Result<Vec<Txn>, TxnError> {
             line: history.line(operation.invoke),
         });
     }
-    Ok(txns)
+    Ok((txns, atoms))
 }
 
-fn parse_mops(value: &Value, completed: bool) -> Result<Vec<Mop>, String> {
+fn parse_mops(atoms: &mut Atoms, value: &Value, completed: bool) -> Result<Vec<Mop>, String> {
     let Value::Array(items) = value else {
         return Err(format!(
             "a transaction's value must be a list of micro-operations such as [[\"append\", \"x\", 1], [\"r\", \"y\", null]], not {value}"
@@ -149,11 +205,11 @@ fn parse_mops(value: &Value, completed: bool) -> Result<Vec<Mop>, String> {
     };
     items
         .iter()
-        .map(|item| parse_mop(item, completed))
+        .map(|item| parse_mop(atoms, item, completed))
         .collect()
 }
 
-fn parse_mop(item: &Value, completed: bool) -> Result<Mop, String> {
+fn parse_mop(atoms: &mut Atoms, item: &Value, completed: bool) -> Result<Mop, String> {
     let shape = || {
         format!(
             "micro-operation {item}: expected [f, key, value] with f one of \"r\", \"append\", \"w\""
@@ -172,7 +228,7 @@ fn parse_mop(item: &Value, completed: bool) -> Result<Mop, String> {
         "w" | "write" => MopKind::Write,
         _ => return Err(shape()),
     };
-    let key = Atom::of(key);
+    let key = atoms.intern(key);
     Ok(match kind {
         MopKind::Read => Mop {
             kind,
@@ -181,8 +237,10 @@ fn parse_mop(item: &Value, completed: bool) -> Result<Mop, String> {
             read: if completed {
                 Some(match value {
                     Value::Null => Vec::new(),
-                    Value::Array(elements) => elements.iter().map(Atom::of).collect(),
-                    single => vec![Atom::of(single)],
+                    Value::Array(elements) => {
+                        elements.iter().map(|element| atoms.intern(element)).collect()
+                    }
+                    single => vec![atoms.intern(single)],
                 })
             } else {
                 None
@@ -195,7 +253,7 @@ fn parse_mop(item: &Value, completed: bool) -> Result<Mop, String> {
             Mop {
                 kind,
                 key,
-                value: Some(Atom::of(value)),
+                value: Some(atoms.intern(value)),
                 read: None,
             }
         }

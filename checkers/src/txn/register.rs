@@ -5,31 +5,30 @@
 //! "writes follow reads"). Sound, not complete: a cycle found is real.
 
 use super::graph::{Graph, RW, WR, WW};
-use super::parse::{Atom, MopKind, Txn, TxnError};
+use super::parse::{Atom, AtomId, Atoms, MopKind, Txn, TxnError};
 use super::{Found, Observation};
 use histories::Outcome;
 use rustc_hash::FxHashMap;
 
 /// A register's value: `None` is the initial, absent one.
-type Version = Option<Atom>;
+type Version = Option<AtomId>;
 
-fn text(version: &Version) -> String {
-    version
-        .as_ref()
-        .map_or_else(|| "nil".to_string(), ToString::to_string)
+fn text(atoms: &Atoms, version: Version) -> String {
+    version.map_or_else(|| "nil".to_string(), |value| atoms.get(value).to_string())
 }
 
 /// What the history says of each register.
-#[derive(Debug, Default)]
-pub struct Registers {
-    writer: FxHashMap<(Atom, Atom), usize>,
+#[derive(Debug)]
+pub struct Registers<'a> {
+    atoms: &'a Atoms,
+    writer: FxHashMap<(AtomId, AtomId), usize>,
     /// Each transaction's external reads: key → version read.
-    external: Vec<FxHashMap<Atom, Version>>,
+    external: Vec<FxHashMap<AtomId, Version>>,
     /// Each transaction's last write to each key.
-    last_write: Vec<FxHashMap<Atom, Atom>>,
+    last_write: Vec<FxHashMap<AtomId, AtomId>>,
 }
 
-impl Registers {
+impl Registers<'_> {
     /// Why `from → to` holds with `kind`, in words.
     pub fn why(
         &self,
@@ -40,31 +39,43 @@ impl Registers {
         name: &dyn Fn(usize) -> String,
     ) -> Option<(Atom, String)> {
         let (a, b) = (name(from), name(to));
+        let show = |id: AtomId| self.atoms.get(id);
         match kind {
-            WW => self.last_write[to].iter().find_map(|(key, value)| {
-                let read = self.external[to].get(key)?.as_ref()?;
-                (self.writer.get(&(key.clone(), read.clone())) == Some(&from)).then(|| {
+            WW => self.last_write[to].iter().find_map(|(&key, &value)| {
+                let read = (*self.external[to].get(&key)?)?;
+                (self.writer.get(&(key, read)) == Some(&from)).then(|| {
                     (
-                        key.clone(),
-                        format!("{b} read key {key} = {read}, written by {a}, and then overwrote it with {value}"),
+                        show(key).clone(),
+                        format!(
+                            "{b} read key {} = {}, written by {a}, and then overwrote it with {}",
+                            show(key),
+                            show(read),
+                            show(value)
+                        ),
                     )
                 })
             }),
-            WR => self.external[to].iter().find_map(|(key, version)| {
-                let value = version.as_ref()?;
-                (self.writer.get(&(key.clone(), value.clone())) == Some(&from))
-                    .then(|| (key.clone(), format!("{b} read key {key} = {value}, written by {a}")))
+            WR => self.external[to].iter().find_map(|(&key, &version)| {
+                let value = version?;
+                (self.writer.get(&(key, value)) == Some(&from)).then(|| {
+                    (
+                        show(key).clone(),
+                        format!("{b} read key {} = {}, written by {a}", show(key), show(value)),
+                    )
+                })
             }),
-            RW => self.external[from].iter().find_map(|(key, version)| {
-                let value = self.last_write[to].get(key)?;
+            RW => self.external[from].iter().find_map(|(&key, &version)| {
+                let &value = self.last_write[to].get(&key)?;
                 let follows = version.is_none()
-                    || self.external[to].get(key).is_some_and(|read| read == version);
+                    || self.external[to].get(&key).is_some_and(|&read| read == version);
                 follows.then(|| {
                     (
-                        key.clone(),
+                        show(key).clone(),
                         format!(
-                            "{a} read key {key} = {}, which {b} overwrote with {value}",
-                            text(version)
+                            "{a} read key {} = {}, which {b} overwrote with {}",
+                            show(key),
+                            text(self.atoms, version),
+                            show(value)
                         ),
                     )
                 })
@@ -78,31 +89,37 @@ impl Registers {
 ///
 /// # Errors
 /// A value written twice to one key: rw-register needs unique values.
-pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnError> {
+pub fn infer<'a>(
+    file: &str,
+    txns: &[Txn],
+    atoms: &'a Atoms,
+) -> Result<Observation<Registers<'a>>, TxnError> {
     let mut registers = Registers {
+        atoms,
+        writer: FxHashMap::default(),
         external: vec![FxHashMap::default(); txns.len()],
         last_write: vec![FxHashMap::default(); txns.len()],
-        ..Registers::default()
     };
+    let show = |id: AtomId| atoms.get(id);
     for (id, txn) in txns.iter().enumerate() {
         for mop in &txn.mops {
-            let (MopKind::Write, Some(value)) = (mop.kind, &mop.value) else {
+            let (MopKind::Write, Some(value)) = (mop.kind, mop.value) else {
                 continue;
             };
-            if let Some(&other) = registers.writer.get(&(mop.key.clone(), value.clone())) {
+            if let Some(&other) = registers.writer.get(&(mop.key, value)) {
                 return Err(TxnError {
                     file: file.to_string(),
                     line: txn.line,
                     reason: format!(
-                        "{value} is written to {} again (first at line {}); rw-register needs every written value to be unique per key",
-                        mop.key, txns[other].line
+                        "{} is written to {} again (first at line {}); rw-register needs every written value to be unique per key",
+                        show(value),
+                        show(mop.key),
+                        txns[other].line
                     ),
                 });
             }
-            registers
-                .writer
-                .insert((mop.key.clone(), value.clone()), id);
-            registers.last_write[id].insert(mop.key.clone(), value.clone());
+            registers.writer.insert((mop.key, value), id);
+            registers.last_write[id].insert(mop.key, value);
         }
     }
     let mut found = Found::default();
@@ -110,30 +127,30 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
         if txn.outcome != Outcome::Ok {
             continue;
         }
-        let mut known: FxHashMap<&Atom, Version> = FxHashMap::default();
+        let mut known: FxHashMap<AtomId, Version> = FxHashMap::default();
         for mop in &txn.mops {
-            match (mop.kind, &mop.read, &mop.value) {
+            match (mop.kind, &mop.read, mop.value) {
                 (MopKind::Write, _, Some(value)) => {
-                    known.insert(&mop.key, Some(value.clone()));
+                    known.insert(mop.key, Some(value));
                 }
                 (MopKind::Read, Some(read), _) => {
-                    let version: Version = read.first().cloned();
+                    let version: Version = read.first().copied();
                     match known.get(&mop.key) {
-                        Some(expected) if *expected != version => found.internal(
+                        Some(&expected) if expected != version => found.internal(
                             id,
                             format!(
                                 "{{T}} read {} = {}, but its own earlier reads and writes say it must be {}",
-                                mop.key,
-                                text(&version),
-                                text(expected)
+                                show(mop.key),
+                                text(atoms, version),
+                                text(atoms, expected)
                             ),
                         ),
                         Some(_) => {}
                         None => {
-                            registers.external[id].insert(mop.key.clone(), version.clone());
+                            registers.external[id].insert(mop.key, version);
                         }
                     }
-                    known.insert(&mop.key, version);
+                    known.insert(mop.key, version);
                 }
                 _ => {}
             }
@@ -141,33 +158,44 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
     }
     let mut committed: Vec<bool> = txns.iter().map(|txn| txn.outcome == Outcome::Ok).collect();
     for (id, external) in registers.external.iter().enumerate() {
-        for (key, version) in external {
+        for (&key, &version) in external {
             let Some(value) = version else { continue };
-            match registers.writer.get(&(key.clone(), value.clone())) {
+            match registers.writer.get(&(key, value)) {
                 None => found.single(
                     "garbage-read",
                     id,
                     None,
-                    format!("{{T}} read key {key} = {value}, which no transaction wrote"),
+                    format!(
+                        "{{T}} read key {} = {}, which no transaction wrote",
+                        show(key),
+                        show(value)
+                    ),
                 ),
                 Some(&writer) if txns[writer].outcome == Outcome::Fail => found.single(
                     "G1a",
                     id,
                     Some(writer),
-                    format!("{{T}} read key {key} = {value}, written by {{U}}, a transaction that failed: an aborted read"),
+                    format!(
+                        "{{T}} read key {} = {}, written by {{U}}, a transaction that failed: an aborted read",
+                        show(key),
+                        show(value)
+                    ),
                 ),
                 Some(&writer) => {
                     if txns[writer].outcome == Outcome::Info {
                         committed[writer] = true;
                     }
-                    if writer != id && registers.last_write[writer].get(key) != Some(value) {
+                    if writer != id && registers.last_write[writer].get(&key) != Some(&value) {
                         found.single(
                             "G1b",
                             id,
                             Some(writer),
                             format!(
-                                "{{T}} read key {key} = {value}, but {{U}} went on to write {} to key {key} in the same transaction: {{T}} saw an intermediate state",
-                                registers.last_write[writer][key]
+                                "{{T}} read key {} = {}, but {{U}} went on to write {} to key {} in the same transaction: {{T}} saw an intermediate state",
+                                show(key),
+                                show(value),
+                                show(registers.last_write[writer][&key]),
+                                show(key)
                             ),
                         );
                     }
@@ -177,19 +205,13 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
     }
     let mut graph = Graph::new(txns.len());
     // Readers of each version, and the transactions that wrote right after it.
-    let mut readers: FxHashMap<(Atom, Version), Vec<usize>> = FxHashMap::default();
-    let mut successors: FxHashMap<(Atom, Version), Vec<usize>> = FxHashMap::default();
+    let mut readers: FxHashMap<(AtomId, Version), Vec<usize>> = FxHashMap::default();
+    let mut successors: FxHashMap<(AtomId, Version), Vec<usize>> = FxHashMap::default();
     for (id, external) in registers.external.iter().enumerate() {
-        for (key, version) in external {
-            readers
-                .entry((key.clone(), version.clone()))
-                .or_default()
-                .push(id);
-            if registers.last_write[id].contains_key(key) {
-                successors
-                    .entry((key.clone(), version.clone()))
-                    .or_default()
-                    .push(id);
+        for (&key, &version) in external {
+            readers.entry((key, version)).or_default().push(id);
+            if registers.last_write[id].contains_key(&key) {
+                successors.entry((key, version)).or_default().push(id);
             }
         }
     }
@@ -197,29 +219,28 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
         if !committed[id] {
             continue;
         }
-        for key in writes.keys() {
+        for &key in writes.keys() {
             // Every write comes after the initial version.
-            successors.entry((key.clone(), None)).or_default().push(id);
+            successors.entry((key, None)).or_default().push(id);
         }
     }
     for (id, external) in registers.external.iter().enumerate() {
-        for (key, version) in external {
+        for (&key, &version) in external {
             let Some(value) = version else { continue };
-            if let Some(&writer) = registers.writer.get(&(key.clone(), value.clone()))
+            if let Some(&writer) = registers.writer.get(&(key, value))
                 && committed[writer]
             {
                 graph.add(writer, id, WR);
             }
         }
     }
-    let mut lost: Vec<((Atom, Version), Vec<usize>)> = Vec::new();
-    for ((key, version), next) in &successors {
+    let mut lost: Vec<((AtomId, Version), Vec<usize>)> = Vec::new();
+    for (&(key, version), next) in &successors {
         let mut next = next.clone();
         next.sort_unstable();
         next.dedup();
         let previous = version
-            .as_ref()
-            .and_then(|value| registers.writer.get(&(key.clone(), value.clone())))
+            .and_then(|value| registers.writer.get(&(key, value)))
             .copied()
             .filter(|writer| committed[*writer]);
         for &writer in &next {
@@ -230,7 +251,7 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
                 graph.add(previous, writer, WW);
             }
             for &reader in readers
-                .get(&(key.clone(), version.clone()))
+                .get(&(key, version))
                 .map_or(&[][..], Vec::as_slice)
             {
                 graph.add(reader, writer, RW);
@@ -242,11 +263,11 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
             .copied()
             .filter(|writer| {
                 txns[*writer].outcome == Outcome::Ok
-                    && registers.external[*writer].get(key) == Some(version)
+                    && registers.external[*writer].get(&key) == Some(&version)
             })
             .collect();
         if read_then_wrote.len() > 1 {
-            lost.push(((key.clone(), version.clone()), read_then_wrote));
+            lost.push(((key, version), read_then_wrote));
         }
     }
     lost.sort_unstable_by_key(|(_, writers)| writers[0]);
@@ -256,8 +277,9 @@ pub fn infer(file: &str, txns: &[Txn]) -> Result<Observation<Registers>, TxnErro
             writers[0],
             writers[1],
             format!(
-                "{{T}} and {{U}} both read key {key} = {} and both wrote it: one of the two updates is lost",
-                text(&version)
+                "{{T}} and {{U}} both read key {} = {} and both wrote it: one of the two updates is lost",
+                show(key),
+                text(atoms, version)
             ),
         );
     }
