@@ -43,7 +43,8 @@ impl Lists<'_> {
     ) -> Option<(Atom, String)> {
         let (a, b) = (name(from), name(to));
         let show = |id: AtomId| self.atoms.get(id);
-        let appended_by = |key: AtomId, element: AtomId| self.appender.get(&(key, element)).copied();
+        let appended_by =
+            |key: AtomId, element: AtomId| self.appender.get(&(key, element)).copied();
         match kind {
             WW => appends(&txns[to]).find_map(|(key, element)| {
                 let Some(position) = self.position(key, element) else {

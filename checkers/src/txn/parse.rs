@@ -237,9 +237,10 @@ fn parse_mop(atoms: &mut Atoms, item: &Value, completed: bool) -> Result<Mop, St
             read: if completed {
                 Some(match value {
                     Value::Null => Vec::new(),
-                    Value::Array(elements) => {
-                        elements.iter().map(|element| atoms.intern(element)).collect()
-                    }
+                    Value::Array(elements) => elements
+                        .iter()
+                        .map(|element| atoms.intern(element))
+                        .collect(),
                     single => vec![atoms.intern(single)],
                 })
             } else {

@@ -60,14 +60,20 @@ impl Registers<'_> {
                 (self.writer.get(&(key, value)) == Some(&from)).then(|| {
                     (
                         show(key).clone(),
-                        format!("{b} read key {} = {}, written by {a}", show(key), show(value)),
+                        format!(
+                            "{b} read key {} = {}, written by {a}",
+                            show(key),
+                            show(value)
+                        ),
                     )
                 })
             }),
             RW => self.external[from].iter().find_map(|(&key, &version)| {
                 let &value = self.last_write[to].get(&key)?;
                 let follows = version.is_none()
-                    || self.external[to].get(&key).is_some_and(|&read| read == version);
+                    || self.external[to]
+                        .get(&key)
+                        .is_some_and(|&read| read == version);
                 follows.then(|| {
                     (
                         show(key).clone(),
@@ -250,10 +256,7 @@ pub fn infer<'a>(
             if let Some(previous) = previous {
                 graph.add(previous, writer, WW);
             }
-            for &reader in readers
-                .get(&(key, version))
-                .map_or(&[][..], Vec::as_slice)
-            {
+            for &reader in readers.get(&(key, version)).map_or(&[][..], Vec::as_slice) {
                 graph.add(reader, writer, RW);
             }
         }

@@ -102,23 +102,36 @@ pub enum Causal {
     Consistent(FxHashMap<(OpId, OpId), OpId>),
 }
 
+/// For a read: where its value came from, and for each session that writes
+/// its key, that session's last write of it in the read's causal past that
+/// the source has not already seen: the writes CC's patterns (and CM's, in
+/// `HB_p`) look at. `None` for a write.
+fn unseen_writes<'a>(
+    ops: &'a Ops,
+    clocks: &'a impl CausalClocks,
+    read: OpId,
+) -> Option<(Source, impl Iterator<Item = OpId> + 'a)> {
+    let source = ops.source(read)?;
+    let key = ops.ops[read].key;
+    let writer = match source {
+        Source::Write(writer) => Some(writer),
+        _ => None,
+    };
+    let others = ops.writers[key].iter().filter_map(move |&session| {
+        let bound = clocks.seen(read, session.0);
+        ops.unseen_write(clocks, session, key, bound, writer)
+    });
+    Some((source, others))
+}
+
 /// WriteCOInitRead and WriteCORead, given an acyclic causal order.
 pub fn cc(ops: &Ops, clocks: &Clocks) -> Causal {
     let mut forced = FxHashMap::default();
     for read in 0..ops.ops.len() {
-        let Some(source) = ops.source(read) else {
+        let Some((source, others)) = unseen_writes(ops, clocks, read) else {
             continue;
         };
-        let key = ops.ops[read].key;
-        let writer = match source {
-            Source::Write(writer) => Some(writer),
-            _ => None,
-        };
-        for &session in &ops.writers[key] {
-            let bound = clocks.seen(read, session.0);
-            let Some(other) = ops.unseen_write(clocks, session, key, bound, writer) else {
-                continue;
-            };
+        for other in others {
             match source {
                 Source::Init => {
                     return Causal::Violation(write_co_read(ops, None, other, read));
@@ -282,19 +295,10 @@ fn cm_round(
 ) -> Result<Vec<OpId>, Finding> {
     let mut targets = Vec::new();
     for &read in reads {
-        let Some(source) = ops.source(read) else {
+        let Some((source, others)) = unseen_writes(ops, clocks, read) else {
             continue;
         };
-        let key = ops.ops[read].key;
-        let writer = match source {
-            Source::Write(writer) => Some(writer),
-            _ => None,
-        };
-        for &other_session in &ops.writers[key] {
-            let bound = clocks.seen(read, other_session.0);
-            let Some(other) = ops.unseen_write(clocks, other_session, key, bound, writer) else {
-                continue;
-            };
+        for other in others {
             match source {
                 Source::Init => {
                     let mut finding = write_co_read(ops, None, other, read);

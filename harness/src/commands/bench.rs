@@ -414,88 +414,85 @@ impl Drop for TempDir {
     }
 }
 
+/// A generated history `bench scale` checks.
+struct Generated {
+    file: &'static str,
+    workload: &'static str,
+    ops: usize,
+    keys: usize,
+    clients: usize,
+    crashed: f64,
+}
+
 fn scale(runs: usize) -> Result<u8, String> {
     let dir = TempDir(std::env::temp_dir().join(format!("faultline-bench-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).map_err(|error| format!("{}: {error}", dir.0.display()))?;
-    // (name, file, workload, operations, keys, clients, crashed, check args);
-    // a file is generated once, for its first case.
+    let many_keys = Generated {
+        file: "many-keys.jsonl",
+        workload: "register",
+        ops: 1_000_000,
+        keys: 1_000,
+        clients: 10,
+        crashed: 0.0,
+    };
+    let one_key = Generated {
+        file: "one-key.jsonl",
+        workload: "register",
+        ops: 100_000,
+        keys: 1,
+        clients: 8,
+        crashed: 0.01,
+    };
+    let list_append = |file, ops| Generated {
+        file,
+        workload: "list-append",
+        ops,
+        keys: 10,
+        clients: 10,
+        crashed: 0.01,
+    };
+    let register = &["--model", "cas-register"][..];
     let all_models = &["--model", "cas-register", "--models", "all"][..];
+    let isolation = &["--isolation", "strict-serializable"][..];
+    // (name, history, check args); a history is generated once, for its first case.
     let cases = [
         (
             "1,000,000 ops, 1,000 keys, 10 clients",
-            "many-keys.jsonl",
-            "register",
-            1_000_000,
-            1_000,
-            10,
-            0.0,
-            &["--model", "cas-register"][..],
+            &many_keys,
+            register,
         ),
-        (
-            "the same, --models all",
-            "many-keys.jsonl",
-            "register",
-            1_000_000,
-            1_000,
-            10,
-            0.0,
-            all_models,
-        ),
+        ("the same, --models all", &many_keys, all_models),
         (
             "100,000 ops, 1 key, 8 clients, 1% crashed writes",
-            "one-key.jsonl",
-            "register",
-            100_000,
-            1,
-            8,
-            0.01,
-            &["--model", "cas-register"][..],
+            &one_key,
+            register,
         ),
-        (
-            "the same, --models all",
-            "one-key.jsonl",
-            "register",
-            100_000,
-            1,
-            8,
-            0.01,
-            all_models,
-        ),
+        ("the same, --models all", &one_key, all_models),
         (
             "100,000 list-append txns (1-4 micro-ops), 10 keys in use, 10 clients, 1% crashed",
-            "list-append.jsonl",
-            "list-append",
-            100_000,
-            10,
-            10,
-            0.01,
-            &["--isolation", "strict-serializable"][..],
+            &list_append("list-append.jsonl", 100_000),
+            isolation,
         ),
         (
             "1,000,000 list-append txns, the same shape",
-            "list-append-1m.jsonl",
-            "list-append",
-            1_000_000,
-            10,
-            10,
-            0.01,
-            &["--isolation", "strict-serializable"][..],
+            &list_append("list-append-1m.jsonl", 1_000_000),
+            isolation,
         ),
     ];
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
     println!("generated histories, {runs} runs each, medians (child `faultline check`)\n");
     let mut code = exit::VALID;
-    for (name, file, workload, ops, keys, clients, crashed, check_args) in cases {
-        let out = dir.0.join(file);
+    for (name, generated, check_args) in cases {
+        let out = dir.0.join(generated.file);
         if !out.exists() {
             let args = GenerateArgs {
-                ops,
-                keys,
-                clients,
-                crashed_writes: crashed,
+                ops: generated.ops,
+                keys: generated.keys,
+                clients: generated.clients,
+                crashed_writes: generated.crashed,
                 stale_reads: 0.0,
                 seed: 7,
-                workload: workload.to_string(),
+                workload: generated.workload.to_string(),
                 serial: false,
                 out: out.clone(),
             };
