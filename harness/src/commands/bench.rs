@@ -5,9 +5,9 @@
 //!   and by the Porcupine-style baseline (`--algorithm plain`), verdicts verified
 //!   against `expected.tsv`.
 //! - `scale`: generated histories (1,000,000 operations over 1,000 keys; 100,000
-//!   operations on one key with 1 % crashed writes; 100,000 list-append
-//!   transactions), read and checked by a child `faultline check`, with its
-//!   wall time and peak memory.
+//!   operations on one key with 1 % crashed writes, each also with every
+//!   model; 100,000 and 1,000,000 list-append transactions), read and checked
+//!   by a child `faultline check`, with its wall time and peak memory.
 //! - `weak`: the weak-model checkers; `report`: the HTML report of 100,000
 //!   operations; `overhead` and `target`: the run against wrk, and the stores.
 
@@ -55,9 +55,10 @@ pub enum Which {
         runs: usize,
     },
     /// The weak-model checkers on generated histories: each causal and session
-    /// model on 100,000 operations (20 sessions, 100 keys), sequential
-    /// consistency on 64 sessions × 100 operations (run one at a time, and
-    /// with up to 64 at once).
+    /// model on 100,000 operations (20 sessions, 100 keys), every model on
+    /// 100,000 operations of one key (1% crashed writes, about 420 sessions),
+    /// sequential consistency on 64 sessions × 100 operations (run one at a
+    /// time, and with up to 64 at once).
     Weak {
         /// Runs per model; medians are reported.
         #[arg(long, default_value_t = 5)]
