@@ -220,6 +220,30 @@ fn garbage_duplicates_and_incompatible_orders() {
     );
 }
 
+/// What is wrong with single elements is found once on the longest read and
+/// reported for exactly the reads that reach it, shorter prefixes included,
+/// and for a read that is no prefix on its own.
+#[test]
+fn element_faults_are_reported_for_every_read_that_holds_them() {
+    let builder = alone(HistoryBuilder::new(), 0, json!([["append", "x", 1]]));
+    let builder = alone(builder, 1, json!([["append", "x", 2]]));
+    let builder = alone(builder, 2, json!([["r", "x", [1]]]));
+    let builder = alone(builder, 3, json!([["r", "x", [1, 9]]]));
+    let builder = alone(builder, 4, json!([["r", "x", [1, 9, 2, 2]]]));
+    let builder = alone(builder, 5, json!([["r", "x", [2, 9]]]));
+    let report = check(&builder.build().unwrap());
+    let readers = |name: &str| -> Vec<u64> {
+        report
+            .anomalies
+            .iter()
+            .filter(|anomaly| anomaly.name == name)
+            .map(|anomaly| anomaly.transactions[0].process)
+            .collect()
+    };
+    assert_eq!(readers("garbage-read"), [3, 4, 5]);
+    assert_eq!(readers("duplicate-elements"), [4]);
+}
+
 #[test]
 fn a_stale_read_breaks_only_strict_serializability() {
     // T1 appends and completes; T2 begins afterwards and misses it.

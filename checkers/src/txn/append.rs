@@ -202,9 +202,25 @@ pub fn infer<'a>(
     atoms.sort(&mut keys);
     for &key in &keys {
         let key_reads = &reads[&key];
+        let &(longest_reader, longest) = key_reads
+            .iter()
+            .max_by_key(|(reader, list)| (list.len(), std::cmp::Reverse(*reader)))
+            .expect("a key with reads");
+        // Most reads are prefixes of the longest: what is wrong with single
+        // elements is found once on it, and a prefix has what lies within it.
+        let longest_faults = ElementFaults::of(longest, key, &lists.appender, txns);
         for &(reader, list) in key_reads {
-            let mut seen = FxHashSet::default();
-            if let Some(&twice) = list.iter().find(|&&element| !seen.insert(element)) {
+            let own_faults;
+            let faults = if longest.starts_with(list) {
+                &longest_faults
+            } else {
+                own_faults = ElementFaults::of(list, key, &lists.appender, txns);
+                &own_faults
+            };
+            if let Some(position) = faults
+                .first_repeat
+                .filter(|&position| position < list.len())
+            {
                 found.single(
                     "duplicate-elements",
                     reader,
@@ -213,25 +229,29 @@ pub fn infer<'a>(
                         "{{T}} read key {} = {}, in which {} appears twice",
                         show(key),
                         atoms.list(list),
-                        show(twice)
+                        show(list[position])
                     ),
                 );
             }
-            for &element in list {
-                match lists.appender.get(&(key, element)) {
+            for &(position, writer) in faults
+                .foreign
+                .iter()
+                .take_while(|(position, _)| *position < list.len())
+            {
+                let element = list[position];
+                match writer {
                     None => found.single(
                         "garbage-read",
                         reader,
                         None,
                         format!("{{T}} read {} in key {}, which no transaction appended", show(element), show(key)),
                     ),
-                    Some(&writer) if txns[writer].outcome == Outcome::Fail => found.single(
+                    Some(writer) => found.single(
                         "G1a",
                         reader,
                         Some(writer),
                         format!("{{T}} read key {} = {}, which includes {}, appended by {{U}}, a transaction that failed: an aborted read", show(key), atoms.list(list), show(element)),
                     ),
-                    Some(_) => {}
                 }
             }
             if let Some(&last) = list.last()
@@ -248,10 +268,6 @@ pub fn infer<'a>(
                 );
             }
         }
-        let &(longest_reader, longest) = key_reads
-            .iter()
-            .max_by_key(|(reader, list)| (list.len(), std::cmp::Reverse(*reader)))
-            .expect("a key with reads");
         for &(reader, list) in key_reads {
             if !longest.starts_with(list) {
                 found.pair(
@@ -377,4 +393,39 @@ pub fn infer<'a>(
         found,
         index: lists,
     })
+}
+
+/// What is wrong with single elements of a list read: where the first element
+/// seen a second time is, and each element no transaction appended (`None`)
+/// or a failed one did, with its position, in order.
+struct ElementFaults {
+    first_repeat: Option<usize>,
+    foreign: Vec<(usize, Option<usize>)>,
+}
+
+impl ElementFaults {
+    fn of(
+        list: &[AtomId],
+        key: AtomId,
+        appender: &FxHashMap<(AtomId, AtomId), usize>,
+        txns: &[Txn],
+    ) -> ElementFaults {
+        let mut seen = FxHashSet::default();
+        let first_repeat = list.iter().position(|&element| !seen.insert(element));
+        let foreign = list
+            .iter()
+            .enumerate()
+            .filter_map(|(position, &element)| match appender.get(&(key, element)) {
+                None => Some((position, None)),
+                Some(&writer) if txns[writer].outcome == Outcome::Fail => {
+                    Some((position, Some(writer)))
+                }
+                Some(_) => None,
+            })
+            .collect();
+        ElementFaults {
+            first_repeat,
+            foreign,
+        }
+    }
 }
