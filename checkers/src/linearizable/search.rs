@@ -396,19 +396,26 @@ pub(crate) fn search<S: Spec>(
         .iter()
         .map(|&local| spec.effect(local) == Effect::ReadOnly)
         .collect();
-    // The `ok` reads, in invocation order, for rule 8's look ahead.
+    // For rule 8's look ahead: the `ok` reads in invocation order, and for
+    // each list entry where in them the reads invoked after it begin. Built
+    // only for a model that looks ahead: every search (and shrinking runs
+    // many) would pay for it.
     let look_ahead = spec.look_ahead();
-    let future_reads: Vec<u32> = (0..ok_count as u32)
-        .filter(|&rank| ok_read_only[rank as usize])
-        .collect();
-    // For each list entry: where in `future_reads` the reads invoked after it begin.
-    let reads_after: Vec<u32> = list
-        .position
-        .iter()
-        .map(|&position| {
-            future_reads.partition_point(|&rank| ok_positions[rank as usize].0 < position) as u32
-        })
-        .collect();
+    let (future_reads, reads_after): (Vec<u32>, Vec<u32>) = if look_ahead == 0 {
+        (Vec::new(), Vec::new())
+    } else {
+        let reads: Vec<u32> = (0..ok_count as u32)
+            .filter(|&rank| ok_read_only[rank as usize])
+            .collect();
+        let after = list
+            .position
+            .iter()
+            .map(|&position| {
+                reads.partition_point(|&rank| ok_positions[rank as usize].0 < position) as u32
+            })
+            .collect();
+        (reads, after)
+    };
     let mut cursor = Cursor::Fresh {
         bound: first_return(&list),
     };

@@ -64,13 +64,7 @@ pub(super) fn shrink(
     let sources_kept = |candidate: &[usize]| {
         candidate
             .iter()
-            .filter_map(|index| required.get(index))
-            .flatten()
-            .all(|group| {
-                group
-                    .iter()
-                    .any(|member| candidate.binary_search(member).is_ok())
-            })
+            .all(|&index| keeps_sources(&required, index, candidate))
     };
     // The dead end if `candidate` still fails at `culprit`.
     let fails = |candidate: &[usize]| -> Option<DeadEnd> {
@@ -225,17 +219,25 @@ fn drop_orphans(required: &HashMap<usize, Vec<Vec<usize>>>, candidate: &mut Vec<
         let kept: Vec<usize> = candidate
             .iter()
             .copied()
-            .filter(|index| {
-                required.get(index).into_iter().flatten().all(|group| {
-                    group
-                        .iter()
-                        .any(|member| candidate.binary_search(member).is_ok())
-                })
-            })
+            .filter(|&index| keeps_sources(required, index, candidate))
             .collect();
         *candidate = kept;
         if candidate.len() == before {
             return;
         }
     }
+}
+
+/// Whether `candidate` (sorted) holds a member of each group of sources that
+/// operation `index` observed (`requirements`).
+fn keeps_sources(
+    required: &HashMap<usize, Vec<Vec<usize>>>,
+    index: usize,
+    candidate: &[usize],
+) -> bool {
+    required.get(&index).into_iter().flatten().all(|group| {
+        group
+            .iter()
+            .any(|member| candidate.binary_search(member).is_ok())
+    })
 }

@@ -458,16 +458,6 @@ impl Clocks {
                 .expect("a node left has a predecessor left")
         }))
     }
-
-    /// Whether `a` is strictly before `b`.
-    pub fn before(&self, ops: &Ops, a: OpId, b: OpId) -> bool {
-        CausalClocks::before(self, ops, a, b)
-    }
-
-    /// The position of the last operation of `session` strictly before `id`.
-    pub fn seen(&self, id: OpId, session: usize) -> u32 {
-        CausalClocks::seen(self, id, session)
-    }
 }
 
 /// A cycle found by walking back from `start` along `predecessor` (every node

@@ -19,7 +19,7 @@
 //!   ends it in `unknown`.
 
 use super::causal::Forced;
-use super::ops::{Clocks, OpId, Ops, Source};
+use super::ops::{CausalClocks, Clocks, OpId, Ops, Source};
 use super::{Finding, placeholder};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::Instant;

@@ -16,7 +16,7 @@
 //! all four. Reads of values nobody wrote are CC's business and skipped here.
 
 use super::Finding;
-use super::ops::{Clocks, OpId, Ops, Source};
+use super::ops::{CausalClocks, Clocks, OpId, Ops, Source};
 use rustc_hash::FxHashMap;
 
 /// The four guarantees, in the order reported.

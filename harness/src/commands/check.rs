@@ -163,24 +163,16 @@ struct Arguments {
 
 impl Arguments {
     fn parse(args: &CheckArgs) -> Result<Arguments, String> {
-        let format = match &args.format {
-            None => None,
-            Some(name) => Some(Format::from_name(name).ok_or_else(|| {
-                format!(
-                    "unknown format {name:?}; expected one of {}",
-                    Format::NAMES.join(", ")
-                )
-            })?),
-        };
-        let model = match &args.model {
-            None => None,
-            Some(name) => Some(ModelKind::from_name(name).ok_or_else(|| {
-                format!(
-                    "unknown model {name:?}; expected one of {}",
-                    ModelKind::NAMES.join(", ")
-                )
-            })?),
-        };
+        let format = args
+            .format
+            .as_deref()
+            .map(|name| named("format", name, Format::from_name, Format::NAMES))
+            .transpose()?;
+        let model = args
+            .model
+            .as_deref()
+            .map(|name| named("model", name, ModelKind::from_name, ModelKind::NAMES))
+            .transpose()?;
         if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
             return Err(format!(
                 "--time-limit must be a positive number of seconds, not {}",
@@ -207,6 +199,21 @@ impl Arguments {
             models: args.models.as_deref().map(parse_models).transpose()?,
         })
     }
+}
+
+/// The `what` called `name`, or a message listing the names there are.
+fn named<T>(
+    what: &str,
+    name: &str,
+    lookup: fn(&str) -> Option<T>,
+    names: &[&str],
+) -> Result<T, String> {
+    lookup(name).ok_or_else(|| {
+        format!(
+            "unknown {what} {name:?}; expected one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// Writes to stdout in one go; a closed pipe (`| head`) is not an error worth a panic.
